@@ -1,0 +1,418 @@
+import CYAML
+
+/// A 1-based line and column in a source file.
+public struct SourceMark: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+
+    public static let start = SourceMark(line: 1, column: 1)
+
+    public static func < (lhs: SourceMark, rhs: SourceMark) -> Bool {
+        (lhs.line, lhs.column) < (rhs.line, rhs.column)
+    }
+
+    public var description: String { "\(line):\(column)" }
+}
+
+/// A scalar as written: its text, how it was quoted, and any explicit tag.
+public struct YAMLScalar: Sendable, Hashable {
+    public enum Style: Sendable, Hashable {
+        case plain, singleQuoted, doubleQuoted, literal, folded
+    }
+
+    /// The type a scalar resolves to under the YAML 1.2 core schema.
+    public enum Resolved: Sendable, Hashable {
+        case null
+        case bool(Bool)
+        case int(Int)
+        case float(Double)
+        case string(String)
+    }
+
+    public var text: String
+    public var style: Style
+    public var tag: String?
+
+    public init(text: String, style: Style = .plain, tag: String? = nil) {
+        self.text = text
+        self.style = style
+        self.tag = tag
+    }
+
+    /// Resolves plain scalars by the YAML 1.2 core schema; quoted and block scalars are strings.
+    /// YAML 1.1's `yes`/`no`/`on`/`off` stay strings, so `env: {DEBUG: no}` means the text "no".
+    public var resolved: Resolved {
+        if let tag {
+            switch tag {
+            case "tag:yaml.org,2002:str": return .string(text)
+            case "tag:yaml.org,2002:null": return .null
+            case "tag:yaml.org,2002:bool": return Self.resolveBool(text).map(Resolved.bool) ?? .string(text)
+            case "tag:yaml.org,2002:int": return Self.resolveInt(text).map(Resolved.int) ?? .string(text)
+            case "tag:yaml.org,2002:float": return Self.resolveFloat(text).map(Resolved.float) ?? .string(text)
+            default: break
+            }
+        }
+        guard style == .plain else { return .string(text) }
+        switch text {
+        case "", "~", "null", "Null", "NULL": return .null
+        default: break
+        }
+        if let b = Self.resolveBool(text) { return .bool(b) }
+        if let i = Self.resolveInt(text) { return .int(i) }
+        if let f = Self.resolveFloat(text) { return .float(f) }
+        return .string(text)
+    }
+
+    private static func resolveBool(_ text: String) -> Bool? {
+        switch text {
+        case "true", "True", "TRUE": return true
+        case "false", "False", "FALSE": return false
+        default: return nil
+        }
+    }
+
+    private static func resolveInt(_ text: String) -> Int? {
+        var body = Substring(text)
+        var sign = 1
+        if body.first == "-" || body.first == "+" {
+            if body.first == "-" { sign = -1 }
+            body = body.dropFirst()
+        }
+        guard !body.isEmpty else { return nil }
+        if body.hasPrefix("0x") { return Int(body.dropFirst(2), radix: 16).map { $0 * sign } }
+        if body.hasPrefix("0o") { return Int(body.dropFirst(2), radix: 8).map { $0 * sign } }
+        guard body.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(body).map { $0 * sign }
+    }
+
+    private static func resolveFloat(_ text: String) -> Double? {
+        switch text {
+        case ".inf", ".Inf", ".INF", "+.inf": return .infinity
+        case "-.inf", "-.Inf", "-.INF": return -.infinity
+        case ".nan", ".NaN", ".NAN": return .nan
+        default: break
+        }
+        let allowed = text.allSatisfy { $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }
+        guard allowed, text.contains(where: \.isNumber) else { return nil }
+        return Double(text)
+    }
+}
+
+/// A node of a parsed YAML (or JSON) document, with the place it starts in the source.
+public struct YAMLNode: Sendable {
+    /// One `key: value` entry of a mapping, in source order.
+    public struct Pair: Sendable {
+        public var key: YAMLNode
+        public var value: YAMLNode
+    }
+
+    public enum Content: Sendable {
+        case scalar(YAMLScalar)
+        case sequence([YAMLNode])
+        case mapping([Pair])
+    }
+
+    public var content: Content
+    public var mark: SourceMark
+
+    public init(_ content: Content, mark: SourceMark) {
+        self.content = content
+        self.mark = mark
+    }
+
+    public var scalar: YAMLScalar? {
+        if case .scalar(let s) = content { return s }
+        return nil
+    }
+
+    /// A short name of the node's kind for error messages ("a mapping", "a list", "the string \"x\"").
+    public var kindDescription: String {
+        switch content {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .scalar(let s):
+            switch s.resolved {
+            case .null: return "null"
+            case .bool(let b): return "the boolean \(b)"
+            case .int(let i): return "the number \(i)"
+            case .float(let f): return "the number \(f)"
+            case .string(let t): return "the string \"\(t.count > 40 ? String(t.prefix(40)) + "…" : t)\""
+            }
+        }
+    }
+}
+
+/// Bounds that keep a hostile or corrupt file from costing unbounded memory or time.
+public struct YAMLLimits: Sendable, Hashable {
+    /// Default 4 MiB: a 1,000-server catalog is about 150 KiB.
+    public var maxBytes: Int = 4 << 20
+    /// Default 64: a catalog nests 5 levels deep; JSON and YAML parsers are recursive elsewhere.
+    public var maxDepth: Int = 64
+    /// Default 250,000 nodes, counting every alias at its expanded size (this is what stops alias bombs).
+    public var maxNodes: Int = 250_000
+    /// Default 1 MiB: room for an inline certificate bundle in an env value.
+    public var maxScalarBytes: Int = 1 << 20
+
+    public init() {}
+
+    public static let `default` = YAMLLimits()
+}
+
+/// A YAML syntax error or a limit exceeded, with its place in the source.
+public struct YAMLError: Error, Sendable, Hashable {
+    public var message: String
+    public var mark: SourceMark
+    public var hint: String?
+}
+
+/// Parses YAML (a superset of JSON) with libyaml's event API into a tree that keeps every node's position.
+///
+/// Duplicate mapping keys are errors, `<<` merge keys are honoured, aliases are expanded (sharing storage)
+/// and counted at their expanded size against `YAMLLimits.maxNodes`.
+public enum YAMLDocument {
+    /// Parses exactly one document. An empty stream returns `nil`.
+    public static func parse(_ bytes: [UInt8], limits: YAMLLimits = .default) throws(YAMLError) -> YAMLNode? {
+        guard bytes.count <= limits.maxBytes else {
+            throw YAMLError(
+                message: "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes) bytes",
+                mark: .start,
+                hint: "a catalog is normally well under 1 MiB; check that the right file is mounted")
+        }
+        var builder = TreeBuilder(limits: limits)
+        let result: Result<YAMLNode?, YAMLError> = bytes.withUnsafeBufferPointer { buffer in
+            var parser = yaml_parser_t()
+            guard yaml_parser_initialize(&parser) == 1 else {
+                return .failure(YAMLError(message: "libyaml could not allocate a parser", mark: .start))
+            }
+            defer { yaml_parser_delete(&parser) }
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            do throws(YAMLError) {
+                while true {
+                    var event = yaml_event_t()
+                    guard yaml_parser_parse(&parser, &event) == 1 else {
+                        return .failure(parserError(parser))
+                    }
+                    defer { yaml_event_delete(&event) }
+                    if try builder.consume(&event) { break }
+                }
+                return .success(builder.root)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private static func parserError(_ parser: yaml_parser_t) -> YAMLError {
+        let problem = parser.problem.map { String(cString: $0) } ?? "malformed YAML"
+        var message = problem
+        if let context = parser.context.map({ String(cString: $0) }) {
+            message = "\(problem) \(context)"
+        }
+        let mark = parser.problem_mark
+        var hint = "check indentation and quoting around this place"
+        if parser.error == YAML_READER_ERROR {
+            // Reader errors carry a byte offset rather than a mark.
+            return YAMLError(
+                message: "\(message) at byte \(parser.problem_offset)", mark: .start,
+                hint: "the file is not UTF-8 text; is it the right file, fully written?")
+        }
+        if problem.contains("tab") { hint = "YAML indentation uses spaces, not tabs" }
+        return YAMLError(
+            message: message,
+            mark: SourceMark(line: Int(mark.line) + 1, column: Int(mark.column) + 1),
+            hint: hint)
+    }
+}
+
+/// Turns the event stream into nodes, enforcing the limits as it goes.
+private struct TreeBuilder {
+    private enum Frame {
+        case sequence(mark: SourceMark, anchor: String?, startCount: Int, items: [YAMLNode])
+        case mapping(mark: SourceMark, anchor: String?, startCount: Int, pairs: [YAMLNode.Pair], key: YAMLNode?)
+    }
+
+    let limits: YAMLLimits
+    private var stack: [Frame] = []
+    private var anchors: [String: (node: YAMLNode, size: Int)] = [:]
+    private var nodeCount = 0
+    private var documents = 0
+    private(set) var root: YAMLNode?
+
+    init(limits: YAMLLimits) { self.limits = limits }
+
+    /// Consumes one event; returns true at the end of the stream.
+    mutating func consume(_ event: inout yaml_event_t) throws(YAMLError) -> Bool {
+        let mark = SourceMark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+        switch event.type {
+        case YAML_STREAM_END_EVENT:
+            return true
+        case YAML_DOCUMENT_START_EVENT:
+            documents += 1
+            if documents > 1 {
+                throw YAMLError(
+                    message: "a second YAML document starts here; a catalog is a single document",
+                    mark: mark, hint: "remove the `---` separator and everything after it, or merge the documents")
+            }
+        case YAML_SCALAR_EVENT:
+            let s = event.data.scalar
+            guard s.length <= limits.maxScalarBytes else {
+                throw YAMLError(
+                    message: "a string of \(s.length) bytes is over the limit of \(limits.maxScalarBytes) bytes",
+                    mark: mark, hint: "move large data out of the catalog into a file the server reads")
+            }
+            let text = String(decoding: UnsafeBufferPointer(start: s.value, count: Int(s.length)), as: UTF8.self)
+            let style: YAMLScalar.Style
+            switch s.style {
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE: style = .literal
+            case YAML_FOLDED_SCALAR_STYLE: style = .folded
+            default: style = .plain
+            }
+            let tag = s.tag.map { Self.expandTag(String(cString: $0)) }
+            try count(1, at: mark)
+            let node = YAMLNode(.scalar(YAMLScalar(text: text, style: style, tag: tag)), mark: mark)
+            register(anchor: s.anchor, node: node, size: 1)
+            try add(node)
+        case YAML_ALIAS_EVENT:
+            let name = String(cString: event.data.alias.anchor)
+            guard let target = anchors[name] else {
+                throw YAMLError(
+                    message: "alias *\(name) refers to no anchor defined before it",
+                    mark: mark, hint: "define `&\(name)` earlier in the file; an alias cannot refer to its own parent")
+            }
+            try count(target.size, at: mark)
+            try add(target.node)
+        case YAML_SEQUENCE_START_EVENT:
+            try push(at: mark)
+            stack.append(
+                .sequence(
+                    mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) },
+                    startCount: nodeCount, items: []))
+        case YAML_MAPPING_START_EVENT:
+            try push(at: mark)
+            stack.append(
+                .mapping(
+                    mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) },
+                    startCount: nodeCount, pairs: [], key: nil))
+        case YAML_SEQUENCE_END_EVENT:
+            guard case .sequence(let start, let anchor, let startCount, let items) = stack.popLast() else { break }
+            try count(1, at: start)
+            let node = YAMLNode(.sequence(items), mark: start)
+            register(anchor: anchor, node: node, size: nodeCount - startCount)
+            try add(node)
+        case YAML_MAPPING_END_EVENT:
+            guard case .mapping(let start, let anchor, let startCount, let pairs, _) = stack.popLast() else { break }
+            try count(1, at: start)
+            let node = YAMLNode(.mapping(try Self.resolveMerges(pairs)), mark: start)
+            register(anchor: anchor, node: node, size: nodeCount - startCount)
+            try add(node)
+        default:
+            break
+        }
+        return false
+    }
+
+    private mutating func push(at mark: SourceMark) throws(YAMLError) {
+        guard stack.count < limits.maxDepth else {
+            throw YAMLError(
+                message: "nesting is deeper than the limit of \(limits.maxDepth) levels",
+                mark: mark, hint: "a catalog nests about 5 levels; this input is not a catalog")
+        }
+    }
+
+    private mutating func count(_ n: Int, at mark: SourceMark) throws(YAMLError) {
+        nodeCount += n
+        guard nodeCount <= limits.maxNodes else {
+            throw YAMLError(
+                message: "the document expands to more than \(limits.maxNodes) nodes (aliases counted at full size)",
+                mark: mark, hint: "this looks like an alias expansion bomb or a file that is not a catalog")
+        }
+    }
+
+    private mutating func register(anchor: UnsafeMutablePointer<yaml_char_t>?, node: YAMLNode, size: Int) {
+        register(anchor: anchor.map { String(cString: $0) }, node: node, size: size)
+    }
+
+    private mutating func register(anchor: String?, node: YAMLNode, size: Int) {
+        if let anchor { anchors[anchor] = (node, size) }
+    }
+
+    private mutating func add(_ node: YAMLNode) throws(YAMLError) {
+        guard let top = stack.popLast() else {
+            root = node
+            return
+        }
+        switch top {
+        case .sequence(let mark, let anchor, let startCount, var items):
+            items.append(node)
+            stack.append(.sequence(mark: mark, anchor: anchor, startCount: startCount, items: items))
+        case .mapping(let mark, let anchor, let startCount, var pairs, let key):
+            if let key {
+                pairs.append(YAMLNode.Pair(key: key, value: node))
+                stack.append(.mapping(mark: mark, anchor: anchor, startCount: startCount, pairs: pairs, key: nil))
+            } else {
+                stack.append(.mapping(mark: mark, anchor: anchor, startCount: startCount, pairs: pairs, key: node))
+            }
+        }
+    }
+
+    /// Rejects duplicate keys and applies `<<` merge keys (explicit keys win, earlier merge sources win).
+    private static func resolveMerges(_ pairs: [YAMLNode.Pair]) throws(YAMLError) -> [YAMLNode.Pair] {
+        var seen: [String: SourceMark] = [:]
+        var explicit: [YAMLNode.Pair] = []
+        var merged: [YAMLNode.Pair] = []
+        explicit.reserveCapacity(pairs.count)
+        for pair in pairs {
+            guard let key = pair.key.scalar else {
+                explicit.append(pair)
+                continue
+            }
+            if key.text == "<<" && key.style == .plain {
+                let sources: [YAMLNode]
+                switch pair.value.content {
+                case .mapping: sources = [pair.value]
+                case .sequence(let items): sources = items
+                case .scalar:
+                    throw YAMLError(
+                        message: "a `<<` merge key needs a mapping or a list of mappings",
+                        mark: pair.value.mark, hint: "write `<<: *anchor` where `&anchor` names a mapping")
+                }
+                for source in sources {
+                    guard case .mapping(let sourcePairs) = source.content else {
+                        throw YAMLError(
+                            message: "a `<<` merge source must be a mapping, not \(source.kindDescription)",
+                            mark: source.mark, hint: nil)
+                    }
+                    merged.append(contentsOf: sourcePairs)
+                }
+                continue
+            }
+            if let first = seen[key.text] {
+                throw YAMLError(
+                    message: "duplicate key '\(key.text)' (first defined at line \(first.line), column \(first.column))",
+                    mark: pair.key.mark, hint: "remove one of the two; YAML does not say which would win")
+            }
+            seen[key.text] = pair.key.mark
+            explicit.append(pair)
+        }
+        guard !merged.isEmpty else { return explicit }
+        for pair in merged {
+            guard let key = pair.key.scalar?.text, seen[key] == nil else { continue }
+            seen[key] = pair.key.mark
+            explicit.append(pair)
+        }
+        return explicit
+    }
+
+    private static func expandTag(_ tag: String) -> String {
+        tag.hasPrefix("!!") ? "tag:yaml.org,2002:" + tag.dropFirst(2) : tag
+    }
+}
