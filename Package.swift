@@ -39,8 +39,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HotswapCoreTests",
-            dependencies: ["HotswapCore"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["HotswapCore"]
         ),
         .testTarget(
             name: "CLITests",

@@ -13,6 +13,11 @@ public struct CatalogDiff: Sendable, Hashable, Codable {
     public struct Modification: Sendable, Hashable, Codable {
         public var id: String
         public var changed: [String]
+
+        public init(id: String, changed: [String]) {
+            self.id = id
+            self.changed = changed
+        }
     }
 
     public var added: [String]

@@ -196,7 +196,7 @@ public enum YAMLDocument {
                 while true {
                     var event = yaml_event_t()
                     guard yaml_parser_parse(&parser, &event) == 1 else {
-                        return .failure(parserError(parser))
+                        return .failure(parserError(parser, source: buffer))
                     }
                     defer { yaml_event_delete(&event) }
                     if try builder.consume(&event) { break }
@@ -209,7 +209,7 @@ public enum YAMLDocument {
         return try result.get()
     }
 
-    private static func parserError(_ parser: yaml_parser_t) -> YAMLError {
+    private static func parserError(_ parser: yaml_parser_t, source: UnsafeBufferPointer<UInt8>) -> YAMLError {
         let problem = parser.problem.map { String(cString: $0) } ?? "malformed YAML"
         var message = problem
         if let context = parser.context.map({ String(cString: $0) }) {
@@ -223,12 +223,29 @@ public enum YAMLDocument {
                 message: "\(message) at byte \(parser.problem_offset)", mark: .start,
                 hint: "the file is not UTF-8 text; is it the right file, fully written?")
         }
-        if problem.contains("tab") { hint = "YAML indentation uses spaces, not tabs" }
+        if problem.contains("tab") || lineHasLeadingTab(source, line: Int(mark.line)) {
+            hint = "this line is indented with a tab; YAML indentation uses spaces, not tabs"
+        }
         return YAMLError(
             message: message,
             mark: SourceMark(line: Int(mark.line) + 1, column: Int(mark.column) + 1),
             hint: hint)
     }
+}
+
+/// Whether the 0-based `line` of the source starts with whitespace that includes a tab.
+private func lineHasLeadingTab(_ source: UnsafeBufferPointer<UInt8>, line: Int) -> Bool {
+    var current = 0
+    var i = 0
+    while i < source.count && current < line {
+        if source[i] == 0x0A { current += 1 }
+        i += 1
+    }
+    while i < source.count && (source[i] == 0x20 || source[i] == 0x09) {
+        if source[i] == 0x09 { return true }
+        i += 1
+    }
+    return false
 }
 
 /// Turns the event stream into nodes, enforcing the limits as it goes.
