@@ -37,13 +37,18 @@ let package = Package(
             name: "hotswap-bench",
             dependencies: ["HotswapCore"]
         ),
+        .target(
+            name: "HotswapTestSupport",
+            dependencies: ["HotswapCore"],
+            path: "Tests/HotswapTestSupport"
+        ),
         .testTarget(
             name: "HotswapCoreTests",
-            dependencies: ["HotswapCore"]
+            dependencies: ["HotswapCore", "HotswapTestSupport"]
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["HotswapCore"]
+            dependencies: ["HotswapCore", "HotswapTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]
