@@ -5,6 +5,11 @@ struct TokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
         abstract: "Mint or verify a signed reload token.",
+        discussion: """
+            hotswap token --key ops.key.pem --config catalog.yaml      mint (the default subcommand)
+            hotswap token verify --key ops.pub.pem --config catalog.yaml TOKEN
+            `hotswap token mint --help` and `hotswap token verify --help` explain every flag.
+            """,
         subcommands: [MintToken.self, VerifyToken.self],
         defaultSubcommand: MintToken.self)
 }
