@@ -215,7 +215,11 @@ public struct CatalogDuration: Sendable, Hashable, Comparable, Encodable, Custom
 }
 
 extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
     func trimmingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let bytes = Array(utf8)
+        guard let first = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
+        let last = bytes.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }

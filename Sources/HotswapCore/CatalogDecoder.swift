@@ -49,7 +49,7 @@ struct CatalogDecoder {
             return nil
         }
         let path = CatalogPath.root.key("servers")
-        if case .scalar(let s) = serversField.value.content, s.resolved == .null {
+        if case .scalar(let s) = serversField.value.content, s.isNull {
             error(path, serversField.value, "`servers` is empty", hint: "write `servers: []` if you mean no servers")
             return nil
         }
@@ -76,7 +76,8 @@ struct CatalogDecoder {
             if let r = f["runtime"] {
                 runtime = decodeRuntime(r.value, itemPath.key("runtime"))
             } else {
-                error(itemPath.key("runtime"), item, "missing `runtime`",
+                error(
+                    itemPath.key("runtime"), item, "missing `runtime`",
                     hint: "add `runtime: {type: local-process, command: ...}` or `runtime: {type: remote, url: ...}`")
             }
             let common = decodeCommon(f, itemPath, defaults: defaults)
@@ -113,7 +114,7 @@ struct CatalogDecoder {
             return nil
         }
         let path = CatalogPath.root.key("mcpServers")
-        if case .scalar(let s) = serversNode.content, s.resolved == .null {
+        if case .scalar(let s) = serversNode.content, s.isNull {
             return Catalog(servers: [])
         }
         guard let entries = mapping(serversNode, path, what: "`mcpServers`") else { return nil }
@@ -154,13 +155,13 @@ struct CatalogDecoder {
         var defaults: CatalogDefaults
     }
 
-    private mutating func decodeCommon(_ f: [String: YAMLNode.Pair], _ path: CatalogPath, defaults: CatalogDefaults)
+    private mutating func decodeCommon(_ f: Fields, _ path: CatalogPath, defaults: CatalogDefaults)
         -> Common?
     {
         var ok = true
         var description: String?
         if let d = f["description"] {
-            if case .scalar(let s) = d.value.content, s.resolved == .null {
+            if case .scalar(let s) = d.value.content, s.isNull {
                 description = nil
             } else if let text = string(d.value, path.key("description"), allowEmpty: true) {
                 description = text.isEmpty ? nil : text
@@ -183,7 +184,7 @@ struct CatalogDecoder {
 
     private mutating func decodeDefaults(_ node: YAMLNode, _ path: CatalogPath) -> CatalogDefaults {
         var defaults = CatalogDefaults()
-        if case .scalar(let s) = node.content, s.resolved == .null { return defaults }
+        if case .scalar(let s) = node.content, s.isNull { return defaults }
         guard let pairs = mapping(node, path, what: "`defaults`") else { return defaults }
         let f = keyed(pairs, path, allowed: Self.defaultsKeys, context: "`defaults`")
         _ = applyDefaults(f, path, into: &defaults)
@@ -192,7 +193,7 @@ struct CatalogDecoder {
 
     /// Reads the timeout and concurrency keys present in `f` over `defaults`. False when one is invalid.
     private mutating func applyDefaults(
-        _ f: [String: YAMLNode.Pair], _ path: CatalogPath, into defaults: inout CatalogDefaults
+        _ f: Fields, _ path: CatalogPath, into defaults: inout CatalogDefaults
     ) -> Bool {
         var ok = true
         let durations: [(String, WritableKeyPath<CatalogDefaults, CatalogDuration>)] = [
@@ -230,7 +231,8 @@ struct CatalogDecoder {
     private mutating func decodeRuntime(_ node: YAMLNode, _ path: CatalogPath) -> Runtime? {
         guard let pairs = mapping(node, path, what: "`runtime`") else { return nil }
         guard let typePair = pairs.first(where: { $0.key.scalar?.text == "type" }) else {
-            error(path.key("type"), node, "missing `type`",
+            error(
+                path.key("type"), node, "missing `type`",
                 hint: "add `type: local-process` (a command to run) or `type: remote` (a URL)")
             _ = keyed(pairs, path, allowed: Self.localKeys + Self.remoteKeys, context: "`runtime`")
             return nil
@@ -238,7 +240,8 @@ struct CatalogDecoder {
         guard let type = string(typePair.value, path.key("type"), allowEmpty: false) else { return nil }
         switch type {
         case "local-process":
-            let f = keyed(pairs, path, allowed: Self.localKeys, context: "a local-process runtime", other: Self.remoteKeys)
+            let f = keyed(
+                pairs, path, allowed: Self.localKeys, context: "a local-process runtime", other: Self.remoteKeys)
             return decodeLocal(f, node, path, commandKey: "command", workingDirKey: "working_dir")
         case "remote":
             let f = keyed(pairs, path, allowed: Self.remoteKeys, context: "a remote runtime", other: Self.localKeys)
@@ -253,7 +256,7 @@ struct CatalogDecoder {
         }
     }
 
-    private mutating func decodeMCPRuntime(_ f: [String: YAMLNode.Pair], _ node: YAMLNode, _ path: CatalogPath)
+    private mutating func decodeMCPRuntime(_ f: Fields, _ node: YAMLNode, _ path: CatalogPath)
         -> Runtime?
     {
         let typeField = f["type"] ?? f["transportType"]
@@ -303,7 +306,7 @@ struct CatalogDecoder {
     }
 
     private mutating func decodeLocal(
-        _ f: [String: YAMLNode.Pair], _ node: YAMLNode, _ path: CatalogPath, commandKey: String,
+        _ f: Fields, _ node: YAMLNode, _ path: CatalogPath, commandKey: String,
         workingDirKey: String
     ) -> Runtime? {
         var ok = true
@@ -317,7 +320,8 @@ struct CatalogDecoder {
                 command = expanded(c.value, path.key(commandKey), allowEmpty: false)
             }
         } else {
-            error(path.key("command"), node, "missing `command`",
+            error(
+                path.key("command"), node, "missing `command`",
                 hint: "a local process needs the program to run, e.g. `command: mcp-server-time`")
         }
         var args: [String] = []
@@ -340,7 +344,7 @@ struct CatalogDecoder {
         return .localProcess(.init(command: command, args: args, env: env, workingDir: workingDir))
     }
 
-    private mutating func decodeRemote(_ f: [String: YAMLNode.Pair], _ node: YAMLNode, _ path: CatalogPath)
+    private mutating func decodeRemote(_ f: Fields, _ node: YAMLNode, _ path: CatalogPath)
         -> Runtime?
     {
         var url: String?
@@ -355,7 +359,9 @@ struct CatalogDecoder {
                 }
             }
         } else {
-            error(path.key("url"), node, "missing `url`", hint: "a remote server needs its endpoint, e.g. `url: https://host/mcp`")
+            error(
+                path.key("url"), node, "missing `url`",
+                hint: "a remote server needs its endpoint, e.g. `url: https://host/mcp`")
         }
         var headers: [String: String] = [:]
         var ok = true
@@ -367,7 +373,7 @@ struct CatalogDecoder {
     }
 
     private mutating func decodeTools(_ node: YAMLNode, _ path: CatalogPath) -> ToolFilter? {
-        if case .scalar(let s) = node.content, s.resolved == .null { return ToolFilter() }
+        if case .scalar(let s) = node.content, s.isNull { return ToolFilter() }
         guard let pairs = mapping(node, path, what: "`tools`") else { return nil }
         let f = keyed(pairs, path, allowed: Self.toolKeys, context: "`tools`")
         var ok = true
@@ -443,33 +449,36 @@ struct CatalogDecoder {
     }
 
     /// The pairs of a mapping, or nil (with an error) when the node is something else.
-    private mutating func mapping(_ node: YAMLNode, _ path: CatalogPath, what: String) -> [YAMLNode.Pair]? {
+    private mutating func mapping(_ node: YAMLNode, _ path: @autoclosure () -> CatalogPath, what: String) -> [YAMLNode
+        .Pair]?
+    {
         if case .mapping(let pairs) = node.content { return pairs }
-        error(path, node, "expected \(what) to be a mapping (key: value), got \(node.kindDescription)", hint: nil)
+        error(path(), node, "expected \(what) to be a mapping (key: value), got \(node.kindDescription)", hint: nil)
         return nil
     }
 
     /// Indexes a mapping's pairs by key, reporting keys that are not `allowed` (with a suggestion).
     /// `other` names keys that are valid elsewhere, for a more precise message.
     private mutating func keyed(
-        _ pairs: [YAMLNode.Pair], _ path: CatalogPath, allowed: [String], context: String, other: [String] = []
-    ) -> [String: YAMLNode.Pair] {
-        var out: [String: YAMLNode.Pair] = [:]
+        _ pairs: [YAMLNode.Pair], _ path: @autoclosure () -> CatalogPath, allowed: [String], context: String,
+        other: [String] = []
+    ) -> Fields {
+        var out = Fields()
         for pair in pairs {
             guard let key = pair.key.scalar?.text else {
-                error(path, pair.key, "a key must be a plain word, got \(pair.key.kindDescription)", hint: nil)
+                error(path(), pair.key, "a key must be a plain word, got \(pair.key.kindDescription)", hint: nil)
                 continue
             }
             if allowed.contains(key) {
-                out[key] = pair
+                out.pairs.append((key, pair))
             } else if other.contains(key) {
                 error(
-                    path.key(key), pair.key, "`\(key)` does not apply to \(context)",
+                    path().key(key), pair.key, "`\(key)` does not apply to \(context)",
                     hint: "remove it, or change `type`")
             } else {
                 let guess = Suggestion.closest(to: key, in: allowed)
                 error(
-                    path.key(key), pair.key, "unknown key '\(key)' in \(context)",
+                    path().key(key), pair.key, "unknown key '\(key)' in \(context)",
                     hint: guess.map { "did you mean '\($0)'?" }
                         ?? "known keys here: \(allowed.joined(separator: ", "))")
             }
@@ -479,60 +488,67 @@ struct CatalogDecoder {
 
     /// A scalar read as text. Numbers and booleans are taken as written (`port: 8080` → "8080"); null,
     /// lists and mappings are errors.
-    private mutating func string(_ node: YAMLNode, _ path: CatalogPath, allowEmpty: Bool) -> String? {
+    private mutating func string(_ node: YAMLNode, _ path: @autoclosure () -> CatalogPath, allowEmpty: Bool) -> String?
+    {
         guard case .scalar(let s) = node.content else {
-            error(path, node, "expected a string, got \(node.kindDescription)", hint: nil)
+            error(path(), node, "expected a string, got \(node.kindDescription)", hint: nil)
             return nil
         }
-        if s.resolved == .null && s.style == .plain {
-            error(path, node, "is empty", hint: allowEmpty ? "write \"\" for an empty string" : "give it a value")
+        if s.isNull {
+            error(path(), node, "is empty", hint: allowEmpty ? "write \"\" for an empty string" : "give it a value")
             return nil
         }
-        if !allowEmpty && s.text.trimmingSpaces().isEmpty {
-            error(path, node, "must not be empty", hint: nil)
+        if !allowEmpty && s.text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+            error(path(), node, "must not be empty", hint: nil)
             return nil
         }
         return s.text
     }
 
     /// A string with `${VAR}` references expanded per the environment policy.
-    private mutating func expanded(_ node: YAMLNode, _ path: CatalogPath, allowEmpty: Bool) -> String? {
-        guard let text = string(node, path, allowEmpty: allowEmpty) else { return nil }
+    private mutating func expanded(_ node: YAMLNode, _ path: @autoclosure () -> CatalogPath, allowEmpty: Bool)
+        -> String?
+    {
+        guard let text = string(node, path(), allowEmpty: allowEmpty) else { return nil }
         switch EnvironmentExpansion.expand(text, policy: environment) {
         case .success(let value): return value
         case .failure(let failure):
-            error(path, node, failure.message, hint: failure.hint)
+            error(path(), node, failure.message, hint: failure.hint)
             return nil
         }
     }
 
-    private mutating func bool(_ node: YAMLNode, _ path: CatalogPath) -> Bool? {
+    private mutating func bool(_ node: YAMLNode, _ path: @autoclosure () -> CatalogPath) -> Bool? {
         if case .bool(let b)? = node.scalar?.resolved { return b }
-        error(path, node, "expected true or false, got \(node.kindDescription)", hint: nil)
+        error(path(), node, "expected true or false, got \(node.kindDescription)", hint: nil)
         return nil
     }
 
-    private mutating func duration(_ node: YAMLNode, _ path: CatalogPath) -> CatalogDuration? {
+    private mutating func duration(_ node: YAMLNode, _ path: @autoclosure () -> CatalogPath) -> CatalogDuration? {
         if let s = node.scalar, s.resolved != .null, let d = CatalogDuration.parse(s.text) { return d }
         let negative = node.scalar?.text.trimmingSpaces().hasPrefix("-") ?? false
         error(
-            path, node, negative ? "a duration cannot be negative" : "'\(node.scalar?.text ?? "")' is not a duration",
+            path(), node, negative ? "a duration cannot be negative" : "'\(node.scalar?.text ?? "")' is not a duration",
             hint: "write e.g. `500ms`, `30s`, `10m`, `1h`, or a number of seconds")
         return nil
     }
 
-    private mutating func stringList(_ node: YAMLNode, _ path: CatalogPath, expand: Bool) -> [String]? {
-        if case .scalar(let s) = node.content, s.resolved == .null { return [] }
+    private mutating func stringList(_ node: YAMLNode, _ path: @autoclosure () -> CatalogPath, expand: Bool)
+        -> [String]?
+    {
+        if case .scalar(let s) = node.content, s.isNull { return [] }
         guard case .sequence(let items) = node.content else {
             error(
-                path, node, "expected a list, got \(node.kindDescription)",
+                path(), node, "expected a list, got \(node.kindDescription)",
                 hint: "write a list: `[\"--flag\", \"value\"]` or one `- item` per line")
             return nil
         }
         var out: [String] = []
         var ok = true
         for (i, item) in items.enumerated() {
-            let value = expand ? expanded(item, path.index(i), allowEmpty: true) : string(item, path.index(i), allowEmpty: false)
+            let value =
+                expand
+                ? expanded(item, path().index(i), allowEmpty: true) : string(item, path().index(i), allowEmpty: false)
             if let value { out.append(value) } else { ok = false }
         }
         return ok ? out : nil
@@ -540,15 +556,17 @@ struct CatalogDecoder {
 
     private enum MapKind { case environment, header }
 
-    private mutating func stringMap(_ node: YAMLNode, _ path: CatalogPath, kind: MapKind) -> [String: String]? {
-        if case .scalar(let s) = node.content, s.resolved == .null { return [:] }
+    private mutating func stringMap(_ node: YAMLNode, _ path: @autoclosure () -> CatalogPath, kind: MapKind) -> [String:
+        String]?
+    {
+        if case .scalar(let s) = node.content, s.isNull { return [:] }
         guard case .mapping(let pairs) = node.content else {
             if case .sequence = node.content, kind == .environment {
                 error(
-                    path, node, "expected a mapping of NAME: value, got a list",
+                    path(), node, "expected a mapping of NAME: value, got a list",
                     hint: "write `env: {NAME: value}`, not a list of NAME=value")
             } else {
-                error(path, node, "expected a mapping of name: value, got \(node.kindDescription)", hint: nil)
+                error(path(), node, "expected a mapping of name: value, got \(node.kindDescription)", hint: nil)
             }
             return nil
         }
@@ -556,28 +574,29 @@ struct CatalogDecoder {
         var ok = true
         for pair in pairs {
             guard let name = pair.key.scalar?.text, !name.isEmpty else {
-                error(path, pair.key, "a name must be a non-empty string", hint: nil)
+                error(path(), pair.key, "a name must be a non-empty string", hint: nil)
                 ok = false
                 continue
             }
-            let p = path.key(name)
+            // Built only when there is something to report.
+            func p() -> CatalogPath { path().key(name) }
             switch kind {
             case .environment where name.contains("=") || name.contains("\0"):
-                error(p, pair.key, "'\(name)' is not a valid environment variable name", hint: "remove the '='")
+                error(p(), pair.key, "'\(name)' is not a valid environment variable name", hint: "remove the '='")
                 ok = false
                 continue
             case .header where !name.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != ":" }):
-                error(p, pair.key, "'\(name)' is not a valid HTTP header name", hint: nil)
+                error(p(), pair.key, "'\(name)' is not a valid HTTP header name", hint: nil)
                 ok = false
                 continue
             default: break
             }
-            guard let value = expanded(pair.value, p, allowEmpty: true) else {
+            guard let value = expanded(pair.value, p(), allowEmpty: true) else {
                 ok = false
                 continue
             }
             if kind == .header && (value.contains("\r") || value.contains("\n")) {
-                error(p, pair.value, "a header value cannot contain a line break", hint: nil)
+                error(p(), pair.value, "a header value cannot contain a line break", hint: nil)
                 ok = false
                 continue
             }
@@ -589,11 +608,21 @@ struct CatalogDecoder {
     // MARK: Reporting
 
     mutating func error(_ path: CatalogPath, _ node: YAMLNode, _ message: String, hint: String?) {
-        diagnostics.append(CatalogDiagnostic(.error, path: path.description, mark: node.mark, message: message, hint: hint))
+        diagnostics.append(
+            CatalogDiagnostic(.error, path: path.description, mark: node.mark, message: message, hint: hint))
     }
 
     mutating func warning(_ path: CatalogPath, _ node: YAMLNode, _ message: String, hint: String?) {
         diagnostics.append(
             CatalogDiagnostic(.warning, path: path.description, mark: node.mark, message: message, hint: hint))
+    }
+}
+
+/// The entries of one mapping by key. Mappings hold a handful of keys, so a list beats a dictionary.
+struct Fields {
+    var pairs: [(String, YAMLNode.Pair)] = []
+
+    subscript(_ key: String) -> YAMLNode.Pair? {
+        pairs.first { $0.0 == key }?.1
     }
 }

@@ -64,7 +64,8 @@ struct CatalogPath: CustomStringConvertible {
             switch c {
             case .index(let i): out += "[\(i)]"
             case .key(let k):
-                let plain = !k.isEmpty && k.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-".contains($0)) }
+                let plain =
+                    !k.isEmpty && k.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-".contains($0)) }
                 if plain {
                     out += out.isEmpty ? k : ".\(k)"
                 } else {

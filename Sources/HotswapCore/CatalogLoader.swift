@@ -62,7 +62,9 @@ public enum CatalogLoader {
                     hint: "an empty file is refused so that a truncated write never removes every server; "
                         + "write `version: 1` and `servers: []` to run with none"))
         }
-        guard let root else { return failed(CatalogDiagnostic(path: "", mark: .start, message: "the catalog is empty")) }
+        guard let root else {
+            return failed(CatalogDiagnostic(path: "", mark: .start, message: "the catalog is empty"))
+        }
         var dialect = options.dialect
         if dialect == .auto {
             dialect = .hotswap
@@ -82,7 +84,7 @@ public enum CatalogLoader {
     public static func load(path: String, options: CatalogLoadOptions) throws(FileIO.Failure) -> CatalogLoadResult {
         do {
             return load(try FileIO.read(path, limit: options.limits.maxBytes), options: options)
-        } catch where error.tooLarge {
+        } catch  where error.tooLarge {
             return CatalogLoadResult(
                 catalog: nil,
                 diagnostics: [

@@ -1,9 +1,9 @@
 import COpenSSL
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The cryptographic primitives hotswap needs, over OpenSSL's libcrypto.
@@ -53,7 +53,8 @@ public enum Crypto {
     /// Compares in time that depends only on the length, so a forged MAC learns nothing from timing.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
-        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) } }
+        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) }
+        }
             == 0
     }
 
@@ -123,7 +124,8 @@ public enum Crypto {
         let text = String(decoding: pem, as: UTF8.self)
         let isPrivate = text.contains("PRIVATE KEY-----")
         if text.contains("ENCRYPTED PRIVATE KEY") {
-            throw Failure("the private key is encrypted; write it without a passphrase (openssl genpkey without -aes256)")
+            throw Failure(
+                "the private key is encrypted; write it without a passphrase (openssl genpkey without -aes256)")
         }
         let pkey: OpaquePointer? = pem.withUnsafeBytes { raw in
             guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }

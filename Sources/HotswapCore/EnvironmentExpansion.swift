@@ -15,41 +15,42 @@ enum EnvironmentExpansion {
     }
 
     static func expand(_ text: String, policy: EnvironmentPolicy) -> Result<String, Failure> {
-        guard text.contains("$") else { return .success(text) }
-        var out = ""
-        var i = text.startIndex
-        while i < text.endIndex {
-            let c = text[i]
-            guard c == "$" else {
-                out.append(c)
-                i = text.index(after: i)
+        let bytes = Array(text.utf8)
+        guard bytes.contains(UInt8(ascii: "$")) else { return .success(text) }
+        let dollar = UInt8(ascii: "$")
+        let open = UInt8(ascii: "{")
+        let close = UInt8(ascii: "}")
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            guard bytes[i] == dollar else {
+                out.append(bytes[i])
+                i += 1
                 continue
             }
-            let next = text.index(after: i)
-            if next < text.endIndex, text[next] == "$" {
-                out += (policy.isExpanding ? "$" : "$$")
-                i = text.index(after: next)
+            if i + 1 < bytes.count, bytes[i + 1] == dollar {
+                out += policy.isExpanding ? [dollar] : [dollar, dollar]
+                i += 2
                 continue
             }
-            guard next < text.endIndex, text[next] == "{" else {
-                out.append(c)
-                i = next
+            guard i + 1 < bytes.count, bytes[i + 1] == open else {
+                out.append(dollar)
+                i += 1
                 continue
             }
-            guard let close = text[next...].firstIndex(of: "}") else {
+            guard let end = bytes[(i + 2)...].firstIndex(of: close) else {
                 return .failure(
-                    Failure(
-                        message: "'${' is not closed by '}'",
-                        hint: "write ${NAME}, or $${ for a literal '${'"))
+                    Failure(message: "'${' is not closed by '}'", hint: "write ${NAME}, or $${ for a literal '${'"))
             }
-            let body = text[text.index(after: next)..<close]
+            let body = String(decoding: bytes[(i + 2)..<end], as: UTF8.self)
             let name: Substring
             var fallback: Substring?
-            if let sep = body.range(of: ":-") {
+            if let sep = body.firstRange(of: ":-") {
                 name = body[..<sep.lowerBound]
                 fallback = body[sep.upperBound...]
             } else {
-                name = body
+                name = body[...]
             }
             guard isValidName(name) else {
                 return .failure(
@@ -59,12 +60,12 @@ enum EnvironmentExpansion {
             }
             switch policy {
             case .syntaxOnly:
-                out += text[i...close]
+                out += bytes[i...end]
             case .expand(let environment):
                 if let value = environment[String(name)], !(fallback != nil && value.isEmpty) {
-                    out += value
+                    out += value.utf8
                 } else if let fallback {
-                    out += fallback
+                    out += fallback.utf8
                 } else {
                     return .failure(
                         Failure(
@@ -72,9 +73,9 @@ enum EnvironmentExpansion {
                             hint: "set \(name) in the gateway's environment, or write ${\(name):-default}"))
                 }
             }
-            i = text.index(after: close)
+            i = end + 1
         }
-        return .success(out)
+        return .success(String(decoding: out, as: UTF8.self))
     }
 
     private static func isValidName(_ name: Substring) -> Bool {
@@ -87,16 +88,5 @@ extension EnvironmentPolicy {
     var isExpanding: Bool {
         if case .expand = self { return true }
         return false
-    }
-}
-
-extension Substring {
-    func range(of needle: String) -> Range<Index>? {
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
-            i = index(after: i)
-        }
-        return nil
     }
 }

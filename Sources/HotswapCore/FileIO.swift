@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reading and writing whole files with POSIX calls, so errors name the file and the errno.
@@ -30,7 +30,8 @@ public enum FileIO {
         }
         if Int(st.st_size) > limit {
             throw Failure(
-                path: path, reason: "is \(st.st_size) bytes, over the limit of \(limit) bytes", errno: nil, tooLarge: true)
+                path: path, reason: "is \(st.st_size) bytes, over the limit of \(limit) bytes", errno: nil,
+                tooLarge: true)
         }
         var out = [UInt8]()
         out.reserveCapacity(Int(st.st_size))
@@ -45,7 +46,8 @@ public enum FileIO {
             out.append(contentsOf: chunk[0..<n])
             if out.count > limit {
                 throw Failure(
-                    path: path, reason: "grew past the limit of \(limit) bytes while being read", errno: nil, tooLarge: true)
+                    path: path, reason: "grew past the limit of \(limit) bytes while being read", errno: nil,
+                    tooLarge: true)
             }
         }
         return out

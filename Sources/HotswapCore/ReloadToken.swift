@@ -1,9 +1,9 @@
 import Synchronization
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The claims of a reload token (DESIGN, "Signed reload token").
@@ -214,14 +214,17 @@ public final class ReloadTokenVerifier: Sendable {
         _ token: String, expecting expectation: TokenExpectation, now: Int64 = ReloadClaims.now(),
         consume: Bool = true
     ) throws(TokenRefusal) -> ReloadClaims {
-        let trimmed = String(token.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+        let trimmed = token.trimmingASCIIWhitespace()
         guard !trimmed.isEmpty else { throw TokenRefusal(.missing, "no token was given") }
-        let parts = trimmed.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
-            throw TokenRefusal(.malformed, "a JWS compact token has 3 dot-separated parts, this one has \(parts.count)")
+        let bytes = Array(trimmed.utf8)
+        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
+        guard dots.count == 2 else {
+            throw TokenRefusal(
+                .malformed, "a JWS compact token has 3 dot-separated parts, this one has \(dots.count + 1)")
         }
-        guard let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),
-            let signature = Base64URL.decode(parts[2])
+        guard let headerBytes = Base64URL.decode(bytes[..<dots[0]]),
+            let payloadBytes = Base64URL.decode(bytes[(dots[0] + 1)..<dots[1]]),
+            let signature = Base64URL.decode(bytes[(dots[1] + 1)...])
         else { throw TokenRefusal(.malformed, "a part of the token is not base64url") }
         let decoder = JSONDecoder()
         let header: ReloadTokenHeader
@@ -236,16 +239,18 @@ public final class ReloadTokenVerifier: Sendable {
         guard let key = lookUpKey(header.kid) else {
             let known = keyring.keys.keys.sorted().joined(separator: ", ")
             let named = header.kid.map { "key id '\($0)'" } ?? "no key id (kid)"
-            throw TokenRefusal(.unknownKey, "the token names \(named); this gateway knows: \(known.isEmpty ? "none" : known)")
+            throw TokenRefusal(
+                .unknownKey, "the token names \(named); this gateway knows: \(known.isEmpty ? "none" : known)")
         }
         guard header.alg == key.algorithm.rawValue else {
             throw TokenRefusal(
                 .algMismatch, "the header says alg '\(header.alg)' but key '\(key.kid)' is \(key.algorithm.rawValue)")
         }
-        let signingInput = Array(trimmed.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
+        let signingInput = Array(bytes[..<dots[1]])
         let valid: Bool
         switch key.material {
-        case .ed25519Public(let pub): valid = Crypto.ed25519Verify(publicKey: pub, signature: signature, message: signingInput)
+        case .ed25519Public(let pub):
+            valid = Crypto.ed25519Verify(publicKey: pub, signature: signature, message: signingInput)
         case .ed25519Private(_, let pub):
             valid = Crypto.ed25519Verify(publicKey: pub, signature: signature, message: signingInput)
         case .hmac(let secret):
@@ -254,7 +259,8 @@ public final class ReloadTokenVerifier: Sendable {
         guard valid else { throw TokenRefusal(.badSignature, "the signature does not verify with key '\(key.kid)'") }
         guard let typ = header.typ, Self.isReloadType(typ) else {
             throw TokenRefusal(
-                .wrongType, "the header's typ is \(header.typ.map { "'\($0)'" } ?? "missing"); it must be '\(reloadTokenType)'")
+                .wrongType,
+                "the header's typ is \(header.typ.map { "'\($0)'" } ?? "missing"); it must be '\(reloadTokenType)'")
         }
         let claims: ReloadClaims
         do {
@@ -285,7 +291,8 @@ public final class ReloadTokenVerifier: Sendable {
         }
         if claims.exp - claims.iat > maxTTL {
             throw TokenRefusal(
-                .ttlTooLong, "the token lives \(claims.exp - claims.iat) s; the most this gateway accepts is \(maxTTL) s")
+                .ttlTooLong,
+                "the token lives \(claims.exp - claims.iat) s; the most this gateway accepts is \(maxTTL) s")
         }
         guard claims.op == expectation.op else {
             throw TokenRefusal(.wrongOp, "the token allows '\(claims.op)', this call needs '\(expectation.op)'")
@@ -358,7 +365,10 @@ public enum Base64URL {
         var i = 0
         while i + 2 < bytes.count {
             let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            out += [
+                alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)],
+                alphabet[Int(n & 63)],
+            ]
             i += 3
         }
         let rest = bytes.count - i
@@ -374,7 +384,12 @@ public enum Base64URL {
 
     /// Decodes unpadded base64url; trailing `=` padding is tolerated. Returns nil on any other character.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        var chars = Array(text.utf8)
+        decode(Array(text.utf8)[...])
+    }
+
+    /// Decodes unpadded base64url bytes; see `decode(_:)`.
+    public static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        var chars = text
         while chars.last == UInt8(ascii: "=") { chars.removeLast() }
         guard chars.count % 4 != 1 else { return nil }
         var out = [UInt8]()
@@ -392,5 +407,18 @@ public enum Base64URL {
             }
         }
         return out
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces, tabs and line breaks (a token read from a file or a header).
+    func trimmingASCIIWhitespace() -> String {
+        let bytes = utf8
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+        guard let first = bytes.first, let last = bytes.last, isSpace(first) || isSpace(last) else { return self }
+        let body = Array(bytes)
+        guard let start = body.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let end = body.lastIndex(where: { !isSpace($0) })!
+        return String(decoding: body[start...end], as: UTF8.self)
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The JWS algorithms hotswap signs and verifies with. The key fixes the algorithm, never the token.
@@ -110,7 +110,8 @@ public struct TokenKey: Sendable, Hashable {
             throw KeyLoadError(
                 path: path,
                 message: "an HMAC secret must be at least \(minimumSecretBytes) bytes, this one is \(secret.count)",
-                hint: "make one with `hotswap keygen --hmac --name \(kid)` or `openssl rand -base64 48 > \(kid).secret`")
+                hint: "make one with `hotswap keygen --hmac --name \(kid)` or `openssl rand -base64 48 > \(kid).secret`"
+            )
         }
         return TokenKey(kid: kid, material: .hmac(secret: secret))
     }

@@ -58,6 +58,16 @@ public struct YAMLScalar: Sendable, Hashable {
             }
         }
         guard style == .plain else { return .string(text) }
+        // Most scalars are words; only these first characters can start a null, bool or number.
+        guard let first = text.utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+            UInt8(ascii: "f"), UInt8(ascii: "F"):
+            break
+        default:
+            return .string(text)
+        }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         default: break
@@ -66,6 +76,16 @@ public struct YAMLScalar: Sendable, Hashable {
         if let i = Self.resolveInt(text) { return .int(i) }
         if let f = Self.resolveFloat(text) { return .float(f) }
         return .string(text)
+    }
+
+    /// Whether this is a plain null (`~`, `null`, or nothing at all), without resolving anything else.
+    public var isNull: Bool {
+        if tag == "tag:yaml.org,2002:null" { return true }
+        guard style == .plain, tag == nil else { return false }
+        switch text {
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
+        }
     }
 
     private static func resolveBool(_ text: String) -> Bool? {
@@ -250,9 +270,15 @@ private func lineHasLeadingTab(_ source: UnsafeBufferPointer<UInt8>, line: Int) 
 
 /// Turns the event stream into nodes, enforcing the limits as it goes.
 private struct TreeBuilder {
-    private enum Frame {
-        case sequence(mark: SourceMark, anchor: String?, startCount: Int, items: [YAMLNode])
-        case mapping(mark: SourceMark, anchor: String?, startCount: Int, pairs: [YAMLNode.Pair], key: YAMLNode?)
+    /// An open collection. Mutated in place through `stack[top]`, so appending never copies its arrays.
+    private struct Frame {
+        var isMapping: Bool
+        var mark: SourceMark
+        var anchor: String?
+        var startCount: Int
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        var key: YAMLNode?
     }
 
     let limits: YAMLLimits
@@ -297,7 +323,7 @@ private struct TreeBuilder {
             try count(1, at: mark)
             let node = YAMLNode(.scalar(YAMLScalar(text: text, style: style, tag: tag)), mark: mark)
             register(anchor: s.anchor, node: node, size: 1)
-            try add(node)
+            add(node)
         case YAML_ALIAS_EVENT:
             let name = String(cString: event.data.alias.anchor)
             guard let target = anchors[name] else {
@@ -306,31 +332,31 @@ private struct TreeBuilder {
                     mark: mark, hint: "define `&\(name)` earlier in the file; an alias cannot refer to its own parent")
             }
             try count(target.size, at: mark)
-            try add(target.node)
+            add(target.node)
         case YAML_SEQUENCE_START_EVENT:
             try push(at: mark)
             stack.append(
-                .sequence(
-                    mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) },
-                    startCount: nodeCount, items: []))
+                Frame(
+                    isMapping: false, mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) },
+                    startCount: nodeCount))
         case YAML_MAPPING_START_EVENT:
             try push(at: mark)
             stack.append(
-                .mapping(
-                    mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) },
-                    startCount: nodeCount, pairs: [], key: nil))
+                Frame(
+                    isMapping: true, mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) },
+                    startCount: nodeCount))
         case YAML_SEQUENCE_END_EVENT:
-            guard case .sequence(let start, let anchor, let startCount, let items) = stack.popLast() else { break }
-            try count(1, at: start)
-            let node = YAMLNode(.sequence(items), mark: start)
-            register(anchor: anchor, node: node, size: nodeCount - startCount)
-            try add(node)
+            guard let frame = stack.popLast(), !frame.isMapping else { break }
+            try count(1, at: frame.mark)
+            let node = YAMLNode(.sequence(frame.items), mark: frame.mark)
+            register(anchor: frame.anchor, node: node, size: nodeCount - frame.startCount)
+            add(node)
         case YAML_MAPPING_END_EVENT:
-            guard case .mapping(let start, let anchor, let startCount, let pairs, _) = stack.popLast() else { break }
-            try count(1, at: start)
-            let node = YAMLNode(.mapping(try Self.resolveMerges(pairs)), mark: start)
-            register(anchor: anchor, node: node, size: nodeCount - startCount)
-            try add(node)
+            guard let frame = stack.popLast(), frame.isMapping else { break }
+            try count(1, at: frame.mark)
+            let node = YAMLNode(.mapping(try Self.resolveMerges(frame.pairs)), mark: frame.mark)
+            register(anchor: frame.anchor, node: node, size: nodeCount - frame.startCount)
+            add(node)
         default:
             break
         }
@@ -362,31 +388,31 @@ private struct TreeBuilder {
         if let anchor { anchors[anchor] = (node, size) }
     }
 
-    private mutating func add(_ node: YAMLNode) throws(YAMLError) {
-        guard let top = stack.popLast() else {
+    private mutating func add(_ node: YAMLNode) {
+        guard !stack.isEmpty else {
             root = node
             return
         }
-        switch top {
-        case .sequence(let mark, let anchor, let startCount, var items):
-            items.append(node)
-            stack.append(.sequence(mark: mark, anchor: anchor, startCount: startCount, items: items))
-        case .mapping(let mark, let anchor, let startCount, var pairs, let key):
-            if let key {
-                pairs.append(YAMLNode.Pair(key: key, value: node))
-                stack.append(.mapping(mark: mark, anchor: anchor, startCount: startCount, pairs: pairs, key: nil))
-            } else {
-                stack.append(.mapping(mark: mark, anchor: anchor, startCount: startCount, pairs: pairs, key: node))
-            }
+        let top = stack.count - 1
+        if !stack[top].isMapping {
+            stack[top].items.append(node)
+        } else if let key = stack[top].key {
+            stack[top].pairs.append(YAMLNode.Pair(key: key, value: node))
+            stack[top].key = nil
+        } else {
+            stack[top].key = node
         }
     }
 
     /// Rejects duplicate keys and applies `<<` merge keys (explicit keys win, earlier merge sources win).
     private static func resolveMerges(_ pairs: [YAMLNode.Pair]) throws(YAMLError) -> [YAMLNode.Pair] {
-        var seen: [String: SourceMark] = [:]
+        // Mappings in a catalog have a handful of keys: a linear scan beats hashing every key.
         var explicit: [YAMLNode.Pair] = []
         var merged: [YAMLNode.Pair] = []
         explicit.reserveCapacity(pairs.count)
+        func firstMark(_ text: String, in list: [YAMLNode.Pair]) -> SourceMark? {
+            list.first { $0.key.scalar?.text == text }?.key.mark
+        }
         for pair in pairs {
             guard let key = pair.key.scalar else {
                 explicit.append(pair)
@@ -412,18 +438,16 @@ private struct TreeBuilder {
                 }
                 continue
             }
-            if let first = seen[key.text] {
+            if let first = firstMark(key.text, in: explicit) {
                 throw YAMLError(
-                    message: "duplicate key '\(key.text)' (first defined at line \(first.line), column \(first.column))",
+                    message:
+                        "duplicate key '\(key.text)' (first defined at line \(first.line), column \(first.column))",
                     mark: pair.key.mark, hint: "remove one of the two; YAML does not say which would win")
             }
-            seen[key.text] = pair.key.mark
             explicit.append(pair)
         }
-        guard !merged.isEmpty else { return explicit }
         for pair in merged {
-            guard let key = pair.key.scalar?.text, seen[key] == nil else { continue }
-            seen[key] = pair.key.mark
+            guard let key = pair.key.scalar?.text, firstMark(key, in: explicit) == nil else { continue }
             explicit.append(pair)
         }
         return explicit

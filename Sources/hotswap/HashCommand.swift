@@ -28,7 +28,8 @@ struct HashCommand: ParsableCommand {
                     print("\(try ContentHash.directory(path))  \(path)")
                     return
                 }
-                let resolved = ContentHash.catalogPath(watching: path, file: file ?? Terminal.env("HOTSWAP_FILE") ?? "catalog.yaml")
+                let resolved = ContentHash.catalogPath(
+                    watching: path, file: file ?? Terminal.env("HOTSWAP_FILE") ?? "catalog.yaml")
                 print("\(try ContentHash.file(resolved))  \(resolved)")
             } else {
                 print("\(try ContentHash.file(path))  \(path)")

@@ -36,7 +36,8 @@ struct KeygenCommand: ParsableCommand {
         let base = out.hasSuffix("/") ? out + name : out + "/" + name
         let files = hmac ? [base + ".secret"] : [base + ".key.pem", base + ".pub.pem"]
         if !force, let existing = files.first(where: FileIO.exists) {
-            Terminal.error("\(existing) exists; refusing to overwrite a key\n  hint: pass --force, or pick another --name")
+            Terminal.error(
+                "\(existing) exists; refusing to overwrite a key\n  hint: pass --force, or pick another --name")
             throw ExitCode(1)
         }
         do {
@@ -47,7 +48,8 @@ struct KeygenCommand: ParsableCommand {
             } else {
                 let seed = try Crypto.ed25519GenerateSeed()
                 let pub = try Crypto.ed25519PublicKey(seed: seed)
-                try FileIO.writeAtomically(files[0], Array(try Crypto.writePEM(.ed25519Private(seed: seed)).utf8), mode: 0o600)
+                try FileIO.writeAtomically(
+                    files[0], Array(try Crypto.writePEM(.ed25519Private(seed: seed)).utf8), mode: 0o600)
                 try FileIO.writeAtomically(files[1], Array(try Crypto.writePEM(.ed25519Public(pub)).utf8), mode: 0o644)
                 print("wrote \(files[0]) (Ed25519 private key, kid \(name); for the signer)")
                 print("wrote \(files[1]) (Ed25519 public key, kid \(name); for the gateway's --verify-key)")

@@ -2,12 +2,12 @@ import ArgumentParser
 import HotswapCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Small helpers every command shares: stderr, JSON output, environment fallbacks.

@@ -98,7 +98,8 @@ struct MintToken: ParsableCommand {
             let signingKey = try TokenKey.load(path: keyPath, kid: kid ?? Terminal.env("HOTSWAP_KEY_ID"))
             let signer = try ReloadTokenSigner(key: signingKey)
             let claims = try ReloadClaims.make(
-                op: op, sha256: sha, audience: scope.audience, issuer: iss ?? Terminal.env("HOTSWAP_ISSUER") ?? "hotswap-cli",
+                op: op, sha256: sha, audience: scope.audience,
+                issuer: iss ?? Terminal.env("HOTSWAP_ISSUER") ?? "hotswap-cli",
                 ttlSeconds: lifetime.milliseconds / 1000, server: server)
             print(try signer.sign(claims))
         } catch let error as KeyLoadError {
@@ -120,7 +121,9 @@ struct VerifyToken: ParsableCommand {
 
     @Option(
         name: .customLong("key"),
-        help: "Verify key: NAME.pub.pem, NAME.key.pem or NAME.secret; repeat for several. Env HOTSWAP_VERIFY_KEY (comma-separated).")
+        help:
+            "Verify key: NAME.pub.pem, NAME.key.pem or NAME.secret; repeat for several. Env HOTSWAP_VERIFY_KEY (comma-separated)."
+    )
     var keys: [String] = []
 
     @OptionGroup var scope: TokenScope

@@ -13,7 +13,8 @@ struct ValidateCommand: ParsableCommand {
 
     @OptionGroup var catalog: CatalogOptions
 
-    @Option(help: "Output: text, or json ({valid, files: [{file, valid, servers, sha256, dialect, errors, warnings}]}).")
+    @Option(
+        help: "Output: text, or json ({valid, files: [{file, valid, servers, sha256, dialect, errors, warnings}]}).")
     var format: OutputFormat = .text
 
     @Argument(help: "Catalog files (YAML or JSON).")

@@ -40,7 +40,9 @@ struct CLITests {
         let r = try ProcessRunner.hotswap(["validate", path])
         #expect(r.status == 1, "\(r)")
         let lines = r.stderr.split(separator: "\n").map(String.init)
-        #expect(lines.contains("\(path):6:7: error: servers[0].runtime.comand: unknown key 'comand' in a local-process runtime"))
+        #expect(
+            lines.contains(
+                "\(path):6:7: error: servers[0].runtime.comand: unknown key 'comand' in a local-process runtime"))
         #expect(lines.contains("  hint: did you mean 'command'?"))
         #expect(lines.contains { $0.hasPrefix("\(path):7:9: error: servers[1].id: duplicate server id 'a'") })
         #expect(lines.contains { $0.hasPrefix("\(path):8:14: error: servers[1].runtime.url: missing") })
@@ -86,7 +88,9 @@ struct CLITests {
         let path = try dir.write(
             "c.yaml", "version: 1\nservers:\n  - id: a\n    runtime: {type: remote, url: \"${HOTSWAP_TEST_URL}\"}\n")
         #expect(try ProcessRunner.hotswap(["validate", path]).status == 1)
-        #expect(try ProcessRunner.hotswap(["validate", path], environment: ["HOTSWAP_TEST_URL": "http://h/mcp"]).status == 0)
+        #expect(
+            try ProcessRunner.hotswap(["validate", path], environment: ["HOTSWAP_TEST_URL": "http://h/mcp"]).status == 0
+        )
         #expect(try ProcessRunner.hotswap(["validate", "--no-env", path]).status == 0)
     }
 
@@ -97,7 +101,9 @@ struct CLITests {
         let big = dir.file("big.yaml")
         try Data(repeating: UInt8(ascii: "a"), count: 5 << 20).write(to: URL(fileURLWithPath: big))
         var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
-        for i in 1...30 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        for i in 1...30 {
+            bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
         let bombPath = try dir.write("bomb.yaml", bomb)
         let garbage = dir.file("garbage.bin")
         try Data((0..<65536).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: garbage))
@@ -116,7 +122,8 @@ struct CLITests {
         let old = try dir.write("old.yaml", validCatalog)
         let new = try dir.write(
             "new.json",
-            #"{"mcpServers": {"echo": {"command": "mcp-demo-server", "args": ["--name", "echo2"]}, "time": {"command": "t"}}}"#)
+            #"{"mcpServers": {"echo": {"command": "mcp-demo-server", "args": ["--name", "echo2"]}, "time": {"command": "t"}}}"#
+        )
         let text = try ProcessRunner.hotswap(["diff", old, new])
         #expect(text.status == 0, "\(text)")
         #expect(text.stdout.contains("added:    time"))
@@ -177,13 +184,16 @@ struct CLITests {
 
     @Test("every command's --help explains its flags")
     func help() throws {
-        let expected: [(String, [String]) ] = [
+        let expected: [(String, [String])] = [
             ("validate", ["--format", "--dialect", "--no-env", "Exit status"]),
             ("diff", ["--format", "--dialect", "--no-env"]),
             ("hash", ["--file", "--tree"]),
             ("keygen", ["--name", "--out", "--hmac", "--force"]),
             ("token", ["mint", "verify"]),
-            ("token mint", ["--key", "--config", "--sha256", "--op", "--aud", "--iss", "--ttl", "--kid", "HOTSWAP_SIGNING_KEY"]),
+            (
+                "token mint",
+                ["--key", "--config", "--sha256", "--op", "--aud", "--iss", "--ttl", "--kid", "HOTSWAP_SIGNING_KEY"]
+            ),
         ]
         for (command, flags) in expected {
             let r = try ProcessRunner.hotswap(command.split(separator: " ").map(String.init) + ["--help"])

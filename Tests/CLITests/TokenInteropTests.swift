@@ -15,7 +15,8 @@ struct TokenInteropTests {
         let text = "version: 1\nservers: []\n"
         catalogPath = try dir.write("catalog.yaml", text)
         sha = ContentHash.sha256(Array(text.utf8))
-        let gen = try ProcessRunner.tool("openssl", ["genpkey", "-algorithm", "ed25519", "-out", dir.file("ops.key.pem")])
+        let gen = try ProcessRunner.tool(
+            "openssl", ["genpkey", "-algorithm", "ed25519", "-out", dir.file("ops.key.pem")])
         guard gen.status == 0 else { throw InteropFailure("openssl genpkey: \(gen)") }
         let pub = try ProcessRunner.tool(
             "openssl", ["pkey", "-in", dir.file("ops.key.pem"), "-pubout", "-out", dir.file("ops.pub.pem")])
@@ -52,7 +53,9 @@ struct TokenInteropTests {
         let mint = try ProcessRunner.hotswap(["token", "--key", dir.file("ops.key.pem"), "--config", catalogPath])
         #expect(mint.status == 0, "\(mint)")
         let token = mint.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let ok = try ProcessRunner.hotswap(["token", "verify", "--key", dir.file("ops.pub.pem"), "--config", catalogPath, token])
+        let ok = try ProcessRunner.hotswap([
+            "token", "verify", "--key", dir.file("ops.pub.pem"), "--config", catalogPath, token,
+        ])
         #expect(ok.status == 0, "\(ok)")
         #expect(ok.stdout.contains(sha))
         // openssl verifies the raw Ed25519 signature over the JWS signing input.
@@ -61,7 +64,10 @@ struct TokenInteropTests {
         try Data(Base64URL.decode(parts[2])!).write(to: URL(fileURLWithPath: dir.file("sig")))
         let v = try ProcessRunner.tool(
             "openssl",
-            ["pkeyutl", "-verify", "-pubin", "-inkey", dir.file("ops.pub.pem"), "-rawin", "-in", dir.file("input"), "-sigfile", dir.file("sig")])
+            [
+                "pkeyutl", "-verify", "-pubin", "-inkey", dir.file("ops.pub.pem"), "-rawin", "-in", dir.file("input"),
+                "-sigfile", dir.file("sig"),
+            ])
         #expect(v.status == 0, "\(v)")
         #expect(v.stdout.contains("Signature Verified Successfully"))
     }
@@ -76,7 +82,9 @@ struct TokenInteropTests {
                 let mint = try python(args)
                 #expect(mint.status == 0, "\(mint)")
                 let token = mint.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-                let r = try ProcessRunner.hotswap(["token", "verify", "--key", dir.file(verifyKey), "--config", catalogPath, token])
+                let r = try ProcessRunner.hotswap([
+                    "token", "verify", "--key", dir.file(verifyKey), "--config", catalogPath, token,
+                ])
                 #expect(r.status == 0, "\(alg) kid \(kid ?? "none"): \(r)")
             }
         }
@@ -92,7 +100,9 @@ struct TokenInteropTests {
                 ["token", "--key", dir.file(keyFile), "--sha256", sha, "--aud", "edge-1", "--iss", "ci-job"])
             #expect(mint.status == 0, "\(mint)")
             let token = mint.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            let r = try python(["verify", "--key", dir.file(verifyFile), "--alg", alg, "--aud", "edge-1", "--token", token])
+            let r = try python([
+                "verify", "--key", dir.file(verifyFile), "--alg", alg, "--aud", "edge-1", "--token", token,
+            ])
             #expect(r.status == 0, "\(r)")
             let decoded = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
             let header = try #require(decoded["header"] as? [String: Any])
@@ -110,14 +120,20 @@ struct TokenInteropTests {
     @Test("tokens crafted with PyJWT are refused with each reason")
     func craftedRefusals() throws {
         defer { dir.remove() }
-        let r = try python(["crafted", "--key", dir.file("ops.key.pem"), "--pub", dir.file("ops.pub.pem"), "--sha256", sha, "--kid", "ops"])
+        let r = try python([
+            "crafted", "--key", dir.file("ops.key.pem"), "--pub", dir.file("ops.pub.pem"), "--sha256", sha, "--kid",
+            "ops",
+        ])
         #expect(r.status == 0, "\(r)")
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: String]])
         #expect(cases.count >= 12)
         for c in cases {
             let (reason, token) = (c["reason"]!, c["token"]!)
             let v = try ProcessRunner.hotswap(
-                ["token", "verify", "--format", "json", "--key", dir.file("ops.pub.pem"), "--config", catalogPath, token])
+                [
+                    "token", "verify", "--format", "json", "--key", dir.file("ops.pub.pem"), "--config", catalogPath,
+                    token,
+                ])
             #expect(v.status == 1, "\(reason): \(v)")
             let verdict = try JSONSerialization.jsonObject(with: Data(v.stdout.utf8)) as? [String: Any]
             #expect(verdict?["reason"] as? String == reason, "\(reason): \(v)")

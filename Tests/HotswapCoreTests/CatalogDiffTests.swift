@@ -1,5 +1,5 @@
-import HotswapCore
 import Foundation
+import HotswapCore
 import Testing
 
 /// A one-server catalog whose server body is `body` (indented under `  - id: a`).
@@ -21,20 +21,20 @@ private let base = """
 private let remoteBase = "    runtime: {type: remote, url: 'https://h/mcp', headers: {K: v}}\n"
 
 private let singleFieldChanges: [(String, String)] = [
-            (base.replacingOccurrences("B: \"2\"", "B: \"3\""), "runtime.env.B"),
-            (base.replacingOccurrences("B: \"2\"", "B: \"2\", C: \"\""), "runtime.env.C"),
-            (base.replacingOccurrences("[--x, \"1\"]", "[--x, \"2\"]"), "runtime.args"),
-            (base.replacingOccurrences("[--x, \"1\"]", "[\"1\", --x]"), "runtime.args"),
-            (base.replacingOccurrences("command: srv", "command: srv2"), "runtime.command"),
-            (base.replacingOccurrences("working_dir: /srv", "working_dir: /tmp"), "runtime.working_dir"),
-            (base.replacingOccurrences("allow: [t1, t2]", "allow: [t1]"), "tools.allow"),
-            (base.replacingOccurrences("allow: [t1, t2]", "allow: [t1, t2], deny: [t2]"), "tools.deny"),
-            (base + "    request_timeout: 5s\n", "request_timeout"),
-            (base + "    drain_timeout: 5s\n", "drain_timeout"),
-            (base + "    idle_ttl: 0\n", "idle_ttl"),
-            (base + "    max_concurrency: 1\n", "max_concurrency"),
-            (base + "    prestart: true\n", "prestart"),
-            (base + "    description: now described\n", "description"),
+    (base.replacingOccurrences("B: \"2\"", "B: \"3\""), "runtime.env.B"),
+    (base.replacingOccurrences("B: \"2\"", "B: \"2\", C: \"\""), "runtime.env.C"),
+    (base.replacingOccurrences("[--x, \"1\"]", "[--x, \"2\"]"), "runtime.args"),
+    (base.replacingOccurrences("[--x, \"1\"]", "[\"1\", --x]"), "runtime.args"),
+    (base.replacingOccurrences("command: srv", "command: srv2"), "runtime.command"),
+    (base.replacingOccurrences("working_dir: /srv", "working_dir: /tmp"), "runtime.working_dir"),
+    (base.replacingOccurrences("allow: [t1, t2]", "allow: [t1]"), "tools.allow"),
+    (base.replacingOccurrences("allow: [t1, t2]", "allow: [t1, t2], deny: [t2]"), "tools.deny"),
+    (base + "    request_timeout: 5s\n", "request_timeout"),
+    (base + "    drain_timeout: 5s\n", "drain_timeout"),
+    (base + "    idle_ttl: 0\n", "idle_ttl"),
+    (base + "    max_concurrency: 1\n", "max_concurrency"),
+    (base + "    prestart: true\n", "prestart"),
+    (base + "    description: now described\n", "description"),
 ]
 
 @Suite("Catalog diff")
@@ -67,7 +67,8 @@ struct CatalogDiffTests {
     func runtimeType() throws {
         let d = try diff(one(base), one(remoteBase))
         let changed = try #require(d.modified.first?.changed)
-        #expect(changed.contains("runtime.type") && changed.contains("runtime.url") && changed.contains("runtime.command"))
+        #expect(
+            changed.contains("runtime.type") && changed.contains("runtime.url") && changed.contains("runtime.command"))
     }
 
     @Test("an expanded variable whose value changed is a modification")
@@ -92,7 +93,8 @@ struct CatalogDiffTests {
 
             """,
             // Defaults written out.
-            base + "    request_timeout: 30s\n    drain_timeout: 30000ms\n    idle_ttl: 10m\n    max_concurrency: 64\n    prestart: false\n",
+            base
+                + "    request_timeout: 30s\n    drain_timeout: 30000ms\n    idle_ttl: 10m\n    max_concurrency: 64\n    prestart: false\n",
             // Flow vs block style, quoting, and JSON-style args.
             """
                 runtime: {"type": "local-process", "command": 'srv', "args": ["--x", 1], "env": {"A": 1, "B": 2}, "working_dir": "/srv"}
@@ -121,7 +123,8 @@ struct CatalogDiffTests {
 
     @Test("a default changed in the defaults block modifies every server that inherits it")
     func defaultsBlock() throws {
-        let old = "version: 1\nservers:\n  - id: a\n    runtime: {type: local-process, command: x}\n  - id: b\n    request_timeout: 5s\n    runtime: {type: local-process, command: y}\n"
+        let old =
+            "version: 1\nservers:\n  - id: a\n    runtime: {type: local-process, command: x}\n  - id: b\n    request_timeout: 5s\n    runtime: {type: local-process, command: y}\n"
         let new = old.replacingOccurrences("servers:", "defaults: {request_timeout: 9s}\nservers:")
         let d = try diff(old, new)
         #expect(d.modified == [CatalogDiff.Modification(id: "a", changed: ["request_timeout"])])

@@ -54,7 +54,8 @@ struct CatalogTests {
             time.runtime
                 == .localProcess(
                     .init(
-                        command: "mcp-server-time", args: ["--local-timezone=UTC"], env: ["TZ": "UTC", "API_KEY": "k1"],
+                        command: "mcp-server-time", args: ["--local-timezone=UTC"],
+                        env: ["TZ": "UTC", "API_KEY": "k1"],
                         workingDir: "/srv")))
         #expect(time.prestart)
         #expect(time.tools.permits("get_current_time") && !time.tools.permits("convert_time"))
@@ -64,7 +65,9 @@ struct CatalogTests {
         #expect(time.maxConcurrency == 8)
         let search = try #require(c.server("search"))
         #expect(search.requestTimeout.milliseconds == 500)
-        #expect(search.runtime == .remote(.init(url: "https://search.internal/mcp", headers: ["Authorization": "Bearer t2"])))
+        #expect(
+            search.runtime
+                == .remote(.init(url: "https://search.internal/mcp", headers: ["Authorization": "Bearer t2"])))
         #expect(c.marks["search"] == SourceMark(line: 18, column: 5))
     }
 
@@ -110,8 +113,11 @@ struct CatalogTests {
         #expect(result.dialect == .mcpJSON)
         let c = try #require(result.catalog, "\(result.diagnostics)")
         #expect(c.servers.map(\.id) == ["time", "search", "cline", "cursor"])
-        #expect(c.server("time")?.runtime == .localProcess(.init(command: "uvx", args: ["mcp-server-time"], env: ["TZ": "UTC"])))
-        #expect(c.server("search")?.runtime == .remote(.init(url: "https://search.internal/mcp", headers: ["X-Key": "k"])))
+        #expect(
+            c.server("time")?.runtime
+                == .localProcess(.init(command: "uvx", args: ["mcp-server-time"], env: ["TZ": "UTC"])))
+        #expect(
+            c.server("search")?.runtime == .remote(.init(url: "https://search.internal/mcp", headers: ["X-Key": "k"])))
         #expect(c.server("cline")?.requestTimeout.milliseconds == 60_000)
         #expect(c.server("cursor")?.runtime == .remote(.init(url: "http://localhost:9000/mcp")))
         #expect(result.diagnostics.map(\.severity) == [.warning], "the unknown top-level key is a warning")
@@ -120,8 +126,11 @@ struct CatalogTests {
 
     @Test("the mcpServers dialect in YAML")
     func mcpYAML() throws {
-        let c = try catalog("mcpServers:\n  echo:\n    command: mcp-demo-server\n    args: [--name, echo]\n    cwd: /tmp\n")
-        #expect(c.server("echo")?.runtime == .localProcess(.init(command: "mcp-demo-server", args: ["--name", "echo"], workingDir: "/tmp")))
+        let c = try catalog(
+            "mcpServers:\n  echo:\n    command: mcp-demo-server\n    args: [--name, echo]\n    cwd: /tmp\n")
+        #expect(
+            c.server("echo")?.runtime
+                == .localProcess(.init(command: "mcp-demo-server", args: ["--name", "echo"], workingDir: "/tmp")))
     }
 
     @Test("forcing a dialect: a native file read as mcp-json is an error")
@@ -143,9 +152,14 @@ struct CatalogTests {
                   args: ["$$HOME", "$PATH", "${EMPTY:-fallback}", "${SET}"]
             """
         let c = try catalog(text, env: ["SET": "v", "EMPTY": ""])
-        #expect(c.server("a")?.runtime == .localProcess(.init(command: "/usr/bin/x", args: ["$HOME", "$PATH", "fallback", "v"])))
+        #expect(
+            c.server("a")?.runtime
+                == .localProcess(.init(command: "/usr/bin/x", args: ["$HOME", "$PATH", "fallback", "v"])))
         let raw = CatalogLoader.load(Array(text.utf8), options: CatalogLoadOptions(environment: .syntaxOnly))
-        #expect(raw.catalog?.server("a")?.runtime == .localProcess(.init(command: "${BIN:-/usr/bin/x}", args: ["$$HOME", "$PATH", "${EMPTY:-fallback}", "${SET}"])))
+        #expect(
+            raw.catalog?.server("a")?.runtime
+                == .localProcess(
+                    .init(command: "${BIN:-/usr/bin/x}", args: ["$$HOME", "$PATH", "${EMPTY:-fallback}", "${SET}"])))
     }
 
     @Test("durations")

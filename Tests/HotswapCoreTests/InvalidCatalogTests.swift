@@ -60,7 +60,8 @@ let invalidCases: [InvalidCase] = [
         name: "version quoted", source: "version: \"1\"\nservers: []\n", path: "version", line: 1, column: 10,
         says: "unsupported version the string"),
     InvalidCase(name: "missing servers", source: "version: 1\n", path: "servers", line: 1, column: 1, says: "missing"),
-    InvalidCase(name: "servers null", source: "version: 1\nservers:\n", path: "servers", line: 2, column: 9, says: "empty"),
+    InvalidCase(
+        name: "servers null", source: "version: 1\nservers:\n", path: "servers", line: 2, column: 9, says: "empty"),
     InvalidCase(
         name: "servers is a mapping", source: head + "  id: x\n", path: "servers", line: 3, column: 3,
         says: "expected a list"),
@@ -100,7 +101,8 @@ let invalidCases: [InvalidCase] = [
             + "  - id: a\n    runtime: {type: remote, url: 'http://h/mcp'}\n"
             + "  - id: a\n    runtime: {type: remote, url: 'http://h/mcp'}\n",
         path: "servers[1].id", line: 5, column: 9, says: "duplicate server id 'a' (first defined at line 3)"),
-    InvalidCase(name: "missing runtime", source: server(""), path: "servers[0].runtime", line: 3, column: 5, says: "missing"),
+    InvalidCase(
+        name: "missing runtime", source: server(""), path: "servers[0].runtime", line: 3, column: 5, says: "missing"),
     InvalidCase(
         name: "unknown server key", source: server("    runtme: {type: remote, url: 'http://h/mcp'}\n"),
         path: "servers[0].runtme", line: 4, column: 5, says: "unknown key", hint: "did you mean 'runtime'?"),
@@ -168,7 +170,8 @@ let invalidCases: [InvalidCase] = [
         path: "servers[0].runtime.env[\"A=B\"]", line: 7, column: 13, says: "not a valid environment variable name"),
     InvalidCase(
         name: "unset variable",
-        source: server("    runtime:\n      type: local-process\n      command: x\n      env: {KEY: \"${HOTSWAP_TEST_UNSET}\"}\n"),
+        source: server(
+            "    runtime:\n      type: local-process\n      command: x\n      env: {KEY: \"${HOTSWAP_TEST_UNSET}\"}\n"),
         path: "servers[0].runtime.env.KEY", line: 7, column: 18, says: "HOTSWAP_TEST_UNSET is not set",
         hint: "${HOTSWAP_TEST_UNSET:-default}"),
     InvalidCase(
@@ -182,7 +185,8 @@ let invalidCases: [InvalidCase] = [
         name: "empty working_dir", source: server("    runtime: {type: local-process, command: x, working_dir: ''}\n"),
         path: "servers[0].runtime.working_dir", line: 4, column: 61, says: "must not be empty"),
     InvalidCase(
-        name: "url in a local process", source: server("    runtime: {type: local-process, command: x, url: 'http://h'}\n"),
+        name: "url in a local process",
+        source: server("    runtime: {type: local-process, command: x, url: 'http://h'}\n"),
         path: "servers[0].runtime.url", line: 4, column: 48, says: "does not apply to a local-process runtime"),
     InvalidCase(
         name: "remote without url", source: server("    runtime: {type: remote}\n"), path: "servers[0].runtime.url",
@@ -230,7 +234,8 @@ let invalidCases: [InvalidCase] = [
         name: "tools is a list", source: server("    tools: [a]\n"), path: "servers[0].tools", line: 4, column: 12,
         says: "mapping"),
     InvalidCase(
-        name: "tools.allow is a string", source: server("    tools: {allow: get_time}\n"), path: "servers[0].tools.allow",
+        name: "tools.allow is a string", source: server("    tools: {allow: get_time}\n"),
+        path: "servers[0].tools.allow",
         line: 4, column: 20, says: "expected a list"),
     InvalidCase(
         name: "tools unknown key", source: server("    tools: {only: [a]}\n"), path: "servers[0].tools.only", line: 4,
@@ -249,10 +254,12 @@ let invalidCases: [InvalidCase] = [
         source: "{\"mcpServers\": {\"My Server\": {\"command\": \"x\"}}}", path: "mcpServers[\"My Server\"]", line: 1,
         column: 17, says: "not a valid server id", hint: "try 'my-server'"),
     InvalidCase(
-        name: "mcpServers legacy sse", source: "{\"mcpServers\": {\"a\": {\"type\": \"sse\", \"url\": \"http://h/sse\"}}}",
+        name: "mcpServers legacy sse",
+        source: "{\"mcpServers\": {\"a\": {\"type\": \"sse\", \"url\": \"http://h/sse\"}}}",
         path: "mcpServers.a.type", line: 1, column: 31, says: "HTTP+SSE transport is not supported"),
     InvalidCase(
-        name: "mcpServers command and url", source: "{\"mcpServers\": {\"a\": {\"command\": \"x\", \"url\": \"http://h\"}}}",
+        name: "mcpServers command and url",
+        source: "{\"mcpServers\": {\"a\": {\"command\": \"x\", \"url\": \"http://h\"}}}",
         path: "mcpServers.a", line: 1, column: 22, says: "both `command` and `url`"),
     InvalidCase(
         name: "mcpServers misspelt key", source: "mcpServers:\n  a:\n    comand: x\n", path: "mcpServers.a.comand",
@@ -275,7 +282,8 @@ struct InvalidCatalogTests {
             return
         }
         #expect(first.path == c.path, "\(c.name): \(first)")
-        #expect(first.line == c.line && first.column == c.column, "\(c.name): at \(first.line):\(first.column) \(first)")
+        #expect(
+            first.line == c.line && first.column == c.column, "\(c.name): at \(first.line):\(first.column) \(first)")
         #expect(first.message.contains(c.says), "\(c.name): \(first.message)")
         if let hint = c.hint {
             #expect(first.hint?.contains(hint) == true, "\(c.name): hint \(first.hint ?? "none")")
@@ -322,6 +330,7 @@ struct InvalidCatalogTests {
             hint: "did you mean 'command'?")
         #expect(
             d.formatted(file: "catalog.yaml")
-                == "catalog.yaml:12:7: error: servers[1].runtime: unknown key 'comand'\n  hint: did you mean 'command'?")
+                == "catalog.yaml:12:7: error: servers[1].runtime: unknown key 'comand'\n  hint: did you mean 'command'?"
+        )
     }
 }

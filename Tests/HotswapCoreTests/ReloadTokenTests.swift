@@ -13,7 +13,8 @@ struct TokenCrafter {
 
     var edKey: TokenKey {
         get throws {
-            TokenKey(kid: "ed", material: .ed25519Private(seed: seed, publicKey: try Crypto.ed25519PublicKey(seed: seed)))
+            TokenKey(
+                kid: "ed", material: .ed25519Private(seed: seed, publicKey: try Crypto.ed25519PublicKey(seed: seed)))
         }
     }
 
@@ -31,7 +32,8 @@ struct TokenCrafter {
         let c = Base64URL.encode(Array(try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])))
         let input = Array("\(h).\(c)".utf8)
         switch signature {
-        case .ed25519(let seed): return "\(h).\(c).\(Base64URL.encode(try Crypto.ed25519Sign(seed: seed, message: input)))"
+        case .ed25519(let seed):
+            return "\(h).\(c).\(Base64URL.encode(try Crypto.ed25519Sign(seed: seed, message: input)))"
         case .hmac(let key): return "\(h).\(c).\(Base64URL.encode(Crypto.hmacSHA256(key: key, message: input)))"
         case .none: return "\(h).\(c)."
         case .raw(let s): return "\(h).\(c).\(s)"
@@ -101,22 +103,82 @@ struct ReloadTokenTests {
             (.malformed, "not-a-token"),
             (.malformed, "a.b"),
             (.malformed, "!!!.e30.sig"),
-            (.malformed, try c.token(header: c.edHeader(["crit": ["b64"]]), claims: c.claims(now: now, sha: sha), signature: ed)),
+            (
+                .malformed,
+                try c.token(header: c.edHeader(["crit": ["b64"]]), claims: c.claims(now: now, sha: sha), signature: ed)
+            ),
             (.malformed, try c.token(header: c.edHeader(), claims: ["aud": "hotswap-gateway"], signature: ed)),
-            (.unknownKey, try c.token(header: c.edHeader(["kid": "other"]), claims: c.claims(now: now, sha: sha), signature: ed)),
-            (.algMismatch, try c.token(header: c.edHeader(["alg": "HS256"]), claims: c.claims(now: now, sha: sha), signature: .hmac(c.secret))),
-            (.algMismatch, try c.token(header: c.edHeader(["alg": "none"]), claims: c.claims(now: now, sha: sha), signature: .none)),
-            (.algMismatch, try c.token(header: c.edHeader(["alg": "ES256"]), claims: c.claims(now: now, sha: sha), signature: ed)),
-            (.badSignature, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha), signature: .ed25519(try Crypto.ed25519GenerateSeed()))),
-            (.badSignature, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha), signature: .raw("AAAA"))),
-            (.badSignature, try c.token(header: c.edHeader(["kid": "hs", "alg": "HS256"]), claims: c.claims(now: now, sha: sha), signature: .hmac(Array("a-different-secret-of-32-bytes-or-more".utf8)))),
-            (.wrongType, try c.token(header: c.edHeader(["typ": "JWT"]), claims: c.claims(now: now, sha: sha), signature: ed)),
-            (.wrongAudience, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["aud": "other-gateway"]), signature: ed)),
-            (.expired, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 200, "exp": now - 100]), signature: ed)),
-            (.notYetValid, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now + 120, "exp": now + 180]), signature: ed)),
-            (.ttlTooLong, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["exp": now + 3600]), signature: ed)),
-            (.wrongOp, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["op": "server.stop"]), signature: ed)),
-            (.hashMismatch, try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: String(repeating: "cd", count: 32)), signature: ed)),
+            (
+                .unknownKey,
+                try c.token(header: c.edHeader(["kid": "other"]), claims: c.claims(now: now, sha: sha), signature: ed)
+            ),
+            (
+                .algMismatch,
+                try c.token(
+                    header: c.edHeader(["alg": "HS256"]), claims: c.claims(now: now, sha: sha),
+                    signature: .hmac(c.secret))
+            ),
+            (
+                .algMismatch,
+                try c.token(header: c.edHeader(["alg": "none"]), claims: c.claims(now: now, sha: sha), signature: .none)
+            ),
+            (
+                .algMismatch,
+                try c.token(header: c.edHeader(["alg": "ES256"]), claims: c.claims(now: now, sha: sha), signature: ed)
+            ),
+            (
+                .badSignature,
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha),
+                    signature: .ed25519(try Crypto.ed25519GenerateSeed()))
+            ),
+            (
+                .badSignature,
+                try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha), signature: .raw("AAAA"))
+            ),
+            (
+                .badSignature,
+                try c.token(
+                    header: c.edHeader(["kid": "hs", "alg": "HS256"]), claims: c.claims(now: now, sha: sha),
+                    signature: .hmac(Array("a-different-secret-of-32-bytes-or-more".utf8)))
+            ),
+            (
+                .wrongType,
+                try c.token(header: c.edHeader(["typ": "JWT"]), claims: c.claims(now: now, sha: sha), signature: ed)
+            ),
+            (
+                .wrongAudience,
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["aud": "other-gateway"]), signature: ed)
+            ),
+            (
+                .expired,
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 200, "exp": now - 100]),
+                    signature: ed)
+            ),
+            (
+                .notYetValid,
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now + 120, "exp": now + 180]),
+                    signature: ed)
+            ),
+            (
+                .ttlTooLong,
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["exp": now + 3600]), signature: ed)
+            ),
+            (
+                .wrongOp,
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["op": "server.stop"]), signature: ed)
+            ),
+            (
+                .hashMismatch,
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: String(repeating: "cd", count: 32)),
+                    signature: ed)
+            ),
         ]
         // The header without typ at all is the wrong type too.
         var noTyp = c.edHeader()
@@ -147,13 +209,16 @@ struct ReloadTokenTests {
     func newestApplied() throws {
         let c = crafter
         let ed = TokenCrafter.Signature.ed25519(c.seed)
-        let newer = try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 5]), signature: ed)
+        let newer = try c.token(
+            header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 5]), signature: ed)
         let claims = try verifier.verify(newer, expecting: expect, now: now)
         verifier.recordApplied(claims)
-        let older = try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 10]), signature: ed)
+        let older = try c.token(
+            header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 10]), signature: ed)
         #expect(refusal(older) == .replayed)
         let otherIssuer = try c.token(
-            header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 10, "iss": "other"]), signature: ed)
+            header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 10, "iss": "other"]), signature: ed
+        )
         #expect(refusal(otherIssuer) == nil)
     }
 
@@ -161,38 +226,69 @@ struct ReloadTokenTests {
     func variations() throws {
         let c = crafter
         let ed = TokenCrafter.Signature.ed25519(c.seed)
-        #expect(refusal(try c.token(header: c.edHeader(["typ": "application/Hotswap-Reload+JWT"]), claims: c.claims(now: now, sha: sha), signature: ed)) == nil)
-        #expect(refusal(try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["aud": ["x", "hotswap-gateway"]]), signature: ed)) == nil)
-        #expect(refusal(try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": Double(now) + 0.5, "exp": Double(now) + 30.25]), signature: ed)) == nil)
-        #expect(refusal(try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha.uppercased()), signature: ed)) == nil)
+        #expect(
+            refusal(
+                try c.token(
+                    header: c.edHeader(["typ": "application/Hotswap-Reload+JWT"]), claims: c.claims(now: now, sha: sha),
+                    signature: ed)) == nil)
+        #expect(
+            refusal(
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["aud": ["x", "hotswap-gateway"]]),
+                    signature: ed)) == nil)
+        #expect(
+            refusal(
+                try c.token(
+                    header: c.edHeader(),
+                    claims: c.claims(now: now, sha: sha, ["iat": Double(now) + 0.5, "exp": Double(now) + 30.25]),
+                    signature: ed)) == nil)
+        #expect(
+            refusal(try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha.uppercased()), signature: ed))
+                == nil)
         var noKid = c.edHeader()
         noKid["kid"] = nil
         let single = ReloadTokenVerifier(keyring: try Keyring([try c.edKey]), audience: "hotswap-gateway")
-        #expect(refusal(try c.token(header: noKid, claims: c.claims(now: now, sha: sha), signature: ed), verifier: single) == nil)
-        #expect(refusal(try c.token(header: noKid, claims: c.claims(now: now, sha: sha), signature: ed)) == .unknownKey, "two keys: which?")
+        #expect(
+            refusal(try c.token(header: noKid, claims: c.claims(now: now, sha: sha), signature: ed), verifier: single)
+                == nil)
+        #expect(
+            refusal(try c.token(header: noKid, claims: c.claims(now: now, sha: sha), signature: ed)) == .unknownKey,
+            "two keys: which?")
     }
 
     @Test("clock skew: a little is tolerated, more is not")
     func skew() throws {
         let c = crafter
         let ed = TokenCrafter.Signature.ed25519(c.seed)
-        #expect(refusal(try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now + 30, "exp": now + 90]), signature: ed)) == nil)
-        #expect(refusal(try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 90, "exp": now - 30]), signature: ed)) == nil)
+        #expect(
+            refusal(
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now + 30, "exp": now + 90]),
+                    signature: ed)) == nil)
+        #expect(
+            refusal(
+                try c.token(
+                    header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["iat": now - 90, "exp": now - 30]),
+                    signature: ed)) == nil)
     }
 
     @Test("server operations name their server")
     func serverOps() throws {
         let c = crafter
         let ed = TokenCrafter.Signature.ed25519(c.seed)
-        let token = try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["op": "server.stop", "server": "time"]), signature: ed)
+        let token = try c.token(
+            header: c.edHeader(), claims: c.claims(now: now, sha: sha, ["op": "server.stop", "server": "time"]),
+            signature: ed)
         #expect(refusal(token, expecting: TokenExpectation(op: "server.stop", server: "search")) == .wrongOp)
         #expect(refusal(token, expecting: TokenExpectation(op: "server.stop", server: "time")) == nil)
     }
 
     @Test("key rotation: two verify keys at once, and two different keys under one kid are refused")
     func rotation() throws {
-        let old = try TokenKey.parse(Array(try Crypto.writePEM(.ed25519Private(seed: try Crypto.ed25519GenerateSeed())).utf8), kid: "2025")
-        let new = try TokenKey.parse(Array(try Crypto.writePEM(.ed25519Private(seed: try Crypto.ed25519GenerateSeed())).utf8), kid: "2026")
+        let old = try TokenKey.parse(
+            Array(try Crypto.writePEM(.ed25519Private(seed: try Crypto.ed25519GenerateSeed())).utf8), kid: "2025")
+        let new = try TokenKey.parse(
+            Array(try Crypto.writePEM(.ed25519Private(seed: try Crypto.ed25519GenerateSeed())).utf8), kid: "2026")
         let v = ReloadTokenVerifier(keyring: try Keyring([old.verifyingKey, new.verifyingKey]), audience: "g")
         for key in [old, new] {
             let claims = try ReloadClaims.make(op: "reload", sha256: sha, audience: "g", issuer: "i", ttlSeconds: 60)
@@ -210,8 +306,11 @@ struct ReloadTokenTests {
         let secret = try TokenKey.parse(Array("0123456789abcdef0123456789abcdef\n".utf8), kid: "s")
         #expect(secret.material == .hmac(secret: Array("0123456789abcdef0123456789abcdef".utf8)))
         #expect(throws: KeyLoadError.self) { try TokenKey.parse(Array("short\n".utf8), kid: "s") }
-        let pub = try TokenKey.parse(Array(try Crypto.writePEM(.ed25519Public(try Crypto.ed25519PublicKey(seed: crafter.seed))).utf8), kid: "p")
+        let pub = try TokenKey.parse(
+            Array(try Crypto.writePEM(.ed25519Public(try Crypto.ed25519PublicKey(seed: crafter.seed))).utf8), kid: "p")
         #expect(throws: KeyLoadError.self) { try ReloadTokenSigner(key: pub) }
-        #expect(throws: KeyLoadError.self) { try TokenKey.parse(Array("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n".utf8), kid: "x") }
+        #expect(throws: KeyLoadError.self) {
+            try TokenKey.parse(Array("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n".utf8), kid: "x")
+        }
     }
 }

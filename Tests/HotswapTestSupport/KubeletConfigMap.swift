@@ -37,7 +37,8 @@ public struct KubeletConfigMap {
             }
         }
         // Keys that left the ConfigMap lose their symlink.
-        for entry in try fm.contentsOfDirectory(atPath: directory.path) where !entry.hasPrefix(".") && files[entry] == nil {
+        for entry in try fm.contentsOfDirectory(atPath: directory.path)
+        where !entry.hasPrefix(".") && files[entry] == nil {
             try fm.removeItem(at: directory.appendingPathComponent(entry))
         }
         if let previous, previous != stamp {
