@@ -31,7 +31,7 @@ struct DiffCommand: ParsableCommand {
             Terminal.printJSON(diff)
         case .text:
             func line(_ label: String, _ items: [String]) {
-                print("\(label.padding(10))\(items.isEmpty ? "-" : items.joined(separator: ", "))")
+                print("\(label.padding(11))\(items.isEmpty ? "-" : items.joined(separator: ", "))")
             }
             line("added:", diff.added)
             line("removed:", diff.removed)
