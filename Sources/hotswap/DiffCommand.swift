@@ -6,8 +6,10 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Show what a reload from OLD to NEW would change.",
         discussion: """
-            Lists servers added, removed, modified (with the fields that changed) and unchanged, comparing
-            whole normalized definitions: defaults applied, {} and absent alike, ${VAR} expanded.
+            Lists servers added, removed, modified (with the fields that changed) and \
+            unchanged, comparing whole normalized definitions: defaults applied, {} and \
+            absent alike, ${VAR} expanded.
+
             Exit status: 0 compared, 1 a catalog is invalid, 2 a file could not be read.
             """)
 

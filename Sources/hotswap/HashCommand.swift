@@ -6,10 +6,14 @@ struct HashCommand: ParsableCommand {
         commandName: "hash",
         abstract: "Print the sha256 the sidecar would act on.",
         discussion: """
-            For a file: the SHA-256 of its bytes, which a reload token's sha256 claim must equal.
-            For a directory (a ConfigMap mount): the catalog file in it, found through ..data when the
-            kubelet's layout is there. With --tree: one hash over every visible file of the directory,
-            stable when the kubelet re-publishes the same content. Output: HEX  PATH, like sha256sum.
+            For a file: the SHA-256 of its bytes, which a reload token's sha256 claim \
+            must equal. For a directory (a ConfigMap mount): the catalog file in it, \
+            found through ..data when the kubelet's layout is there.
+
+            With --tree: one hash over every visible file of the directory, stable when \
+            the kubelet re-publishes the same content.
+
+            Output: HEX  PATH, like sha256sum.
             """)
 
     @Option(help: "The catalog's file name inside a directory (env HOTSWAP_FILE).")

@@ -7,9 +7,9 @@ struct Hotswap: ParsableCommand {
         commandName: "hotswap",
         abstract: "Hot reload for MCP gateways in containers.",
         discussion: """
-            Validate, diff and hash MCP server catalogs, and mint and verify the signed tokens that
-            authorize a reload. Every flag that names a setting also reads a HOTSWAP_* environment
-            variable, shown in its help.
+            Validate, diff and hash MCP server catalogs, and mint and verify the signed \
+            tokens that authorize a reload. Flags that name a setting also read a \
+            HOTSWAP_* environment variable, shown in their help.
             """,
         version: "0.1.0",
         subcommands: [

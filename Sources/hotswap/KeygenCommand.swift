@@ -6,12 +6,15 @@ struct KeygenCommand: ParsableCommand {
         commandName: "keygen",
         abstract: "Make a key pair (or an HMAC secret) for reload tokens.",
         discussion: """
-            Ed25519 (default): writes NAME.key.pem (PKCS#8, mode 0600: the signer's, i.e. the sidecar's)
-            and NAME.pub.pem (SPKI: the gateway's --verify-key), the same files as
+            Ed25519 (default): writes NAME.key.pem (PKCS#8, mode 0600, for the signer: \
+            the sidecar or an operator) and NAME.pub.pem (SPKI, for the gateway's \
+            --verify-key), the same files as
+
               openssl genpkey -algorithm ed25519 -out NAME.key.pem
               openssl pkey -in NAME.key.pem -pubout -out NAME.pub.pem
-            --hmac: writes NAME.secret (mode 0600): 48 random bytes as base64url text, used by both sides.
-            The key id (kid) of these files is NAME.
+
+            --hmac: writes NAME.secret (mode 0600): 48 random bytes as base64url text, \
+            shared by both sides. The key id (kid) of these files is NAME.
             """)
 
     @Option(help: "Key name; also the key id (kid) that tokens carry.")

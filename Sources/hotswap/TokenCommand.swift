@@ -6,9 +6,13 @@ struct TokenCommand: ParsableCommand {
         commandName: "token",
         abstract: "Mint or verify a signed reload token.",
         discussion: """
-            hotswap token --key ops.key.pem --config catalog.yaml      mint (the default subcommand)
-            hotswap token verify --key ops.pub.pem --config catalog.yaml TOKEN
-            `hotswap token mint --help` and `hotswap token verify --help` explain every flag.
+            Mint (the default subcommand) and check:
+
+              hotswap token --key ops.key.pem --config catalog.yaml
+              hotswap token verify --key ops.pub.pem --config catalog.yaml TOKEN
+
+            `hotswap token mint --help` and `hotswap token verify --help` explain \
+            every flag.
             """,
         subcommands: [MintToken.self, VerifyToken.self],
         defaultSubcommand: MintToken.self)
@@ -53,10 +57,12 @@ struct MintToken: ParsableCommand {
         commandName: "mint",
         abstract: "Print a reload token (the default: `hotswap token --key ... --config ...`).",
         discussion: """
-            Example:
-              curl --unix-socket /run/hotswap/control.sock -X POST --data-binary @catalog.yaml \\
-                -H "Authorization: Bearer $(hotswap token --key ops.key.pem --config catalog.yaml)" \\
-                http://gateway/admin/reload
+            Example, for a gateway's control socket:
+
+              TOKEN=$(hotswap token --key ops.key.pem --config catalog.yaml)
+              curl --unix-socket /run/hotswap/control.sock \\
+                -H "Authorization: Bearer $TOKEN" \\
+                --data-binary @catalog.yaml http://gateway/admin/reload
             """)
 
     @Option(help: "Signing key: NAME.key.pem (Ed25519) or NAME.secret (HMAC). Env HOTSWAP_SIGNING_KEY.")
@@ -115,8 +121,10 @@ struct VerifyToken: ParsableCommand {
         abstract: "Check a token as the gateway would; print its claims or why it is refused.",
         discussion: """
             Exit status: 0 valid, 1 refused (the reason is one of: \
-            \(TokenRefusal.Reason.allCases.map(\.rawValue).joined(separator: ", "))), 2 a key could not be read.
-            A single use (jti) cannot be checked here: this command keeps no state.
+            \(TokenRefusal.Reason.allCases.map(\.rawValue).joined(separator: ", "))), \
+            2 a key could not be read.
+
+            Single use (jti) cannot be checked here: this command keeps no state.
             """)
 
     @Option(

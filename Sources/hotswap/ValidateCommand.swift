@@ -6,8 +6,10 @@ struct ValidateCommand: ParsableCommand {
         commandName: "validate",
         abstract: "Check catalogs and print every error with its line and column.",
         discussion: """
-            Prints FILE:LINE:COL: error: PATH: message for every problem, then a hint where one helps.
-            On success prints the number of servers and the sha256 a reload token must carry.
+            Prints FILE:LINE:COL: error: PATH: message for every problem, then a hint \
+            where one helps. On success prints the number of servers and the sha256 a \
+            reload token must carry.
+
             Exit status: 0 all valid, 1 some invalid, 2 some could not be read.
             """)
 
