@@ -334,17 +334,9 @@ private struct TreeBuilder {
             try count(target.size, at: mark)
             add(target.node)
         case YAML_SEQUENCE_START_EVENT:
-            try push(at: mark)
-            stack.append(
-                Frame(
-                    isMapping: false, mark: mark, anchor: event.data.sequence_start.anchor.map { String(cString: $0) },
-                    startCount: nodeCount))
+            try open(isMapping: false, anchor: event.data.sequence_start.anchor, at: mark)
         case YAML_MAPPING_START_EVENT:
-            try push(at: mark)
-            stack.append(
-                Frame(
-                    isMapping: true, mark: mark, anchor: event.data.mapping_start.anchor.map { String(cString: $0) },
-                    startCount: nodeCount))
+            try open(isMapping: true, anchor: event.data.mapping_start.anchor, at: mark)
         case YAML_SEQUENCE_END_EVENT:
             guard let frame = stack.popLast(), !frame.isMapping else { break }
             try count(1, at: frame.mark)
@@ -363,12 +355,17 @@ private struct TreeBuilder {
         return false
     }
 
-    private mutating func push(at mark: SourceMark) throws(YAMLError) {
+    /// Starts a sequence or mapping, refusing nesting deeper than the limit.
+    private mutating func open(isMapping: Bool, anchor: UnsafeMutablePointer<yaml_char_t>?, at mark: SourceMark)
+        throws(YAMLError)
+    {
         guard stack.count < limits.maxDepth else {
             throw YAMLError(
                 message: "nesting is deeper than the limit of \(limits.maxDepth) levels",
                 mark: mark, hint: "a catalog nests about 5 levels; this input is not a catalog")
         }
+        stack.append(
+            Frame(isMapping: isMapping, mark: mark, anchor: anchor.map { String(cString: $0) }, startCount: nodeCount))
     }
 
     private mutating func count(_ n: Int, at mark: SourceMark) throws(YAMLError) {
