@@ -6,10 +6,16 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hotswap", targets: ["hotswap"]),
+        .executable(name: "mcp-demo-server", targets: ["mcp-demo-server"]),
         .library(name: "HotswapCore", targets: ["HotswapCore"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -22,29 +28,64 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .target(name: "CHotswapSys"),
         .target(
             name: "HotswapCore",
             dependencies: ["CYAML", "COpenSSL"]
+        ),
+        .target(
+            name: "HotswapClient",
+            dependencies: ["HotswapCore"]
+        ),
+        .target(
+            name: "HotswapGateway",
+            dependencies: [
+                "HotswapCore",
+                "CHotswapSys",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
         .executableTarget(
             name: "hotswap",
             dependencies: [
                 "HotswapCore",
+                "HotswapClient",
+                "HotswapGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "mcp-demo-server",
+            dependencies: [
+                "HotswapCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .executableTarget(
             name: "hotswap-bench",
-            dependencies: ["HotswapCore"]
+            dependencies: ["HotswapCore", "HotswapClient"]
         ),
         .target(
             name: "HotswapTestSupport",
-            dependencies: ["HotswapCore"],
+            dependencies: ["HotswapCore", "HotswapClient"],
             path: "Tests/HotswapTestSupport"
         ),
         .testTarget(
             name: "HotswapCoreTests",
             dependencies: ["HotswapCore", "HotswapTestSupport"]
+        ),
+        .testTarget(
+            name: "HotswapGatewayTests",
+            dependencies: ["HotswapCore", "HotswapGateway", "HotswapTestSupport"]
         ),
         .testTarget(
             name: "CLITests",

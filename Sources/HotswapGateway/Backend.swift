@@ -1,0 +1,469 @@
+import Foundation
+import HotswapCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// The life of a backend, as `GET /servers` reports it.
+public enum BackendState: String, Sendable, Codable, CaseIterable {
+    case cold, starting, ready, draining, stopped, failed
+}
+
+/// The protocol revision the gateway asks its backends for.
+let backendProtocolVersion = "2025-11-25"
+
+/// One running (or runnable) instance of a catalog server.
+///
+/// A `Backend` belongs to the generations that share its definition: an unchanged server carries the same
+/// instance, process and pid into the next generation. In-flight calls hold leases; a retired backend takes
+/// no new leases and stops once its leases are back (or its drain timeout passes).
+public final class Backend: Sendable {
+    public let definition: ServerDefinition
+    public var id: String { definition.id }
+    /// Distinguishes instances of one server id across reloads in logs and metrics.
+    public let instance: Int
+
+    private let baseEnvironment: [String: String]
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let stopGrace: Duration
+    private let onToolsChanged: @Sendable () -> Void
+    private let state: Mutex<State>
+
+    private struct State {
+        var phase: BackendState = .cold
+        var child: ChildProcess?
+        var connection: StdioConnection?
+        var starting: Task<Void, any Error>?
+        var inFlight = 0
+        var retired = false
+        var stoppedByOperator = false
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
+        var slotWaiters: [CheckedContinuation<Void, Never>] = []
+        var active = 0
+        var tools: [JSONValue]?
+        var lastError: String?
+        var restarts = 0
+        var lastUsed = ContinuousClock.now
+        var startedAt: ContinuousClock.Instant?
+        var backoff = RestartBackoff()
+        var restartAt: ContinuousClock.Instant?
+        var stopping = false
+    }
+
+    private static let counter = Atomic<Int>(0)
+
+    public init(
+        definition: ServerDefinition, environment: [String: String], group: any EventLoopGroup, logger: Logger,
+        stopGrace: Duration = .seconds(5), onToolsChanged: @escaping @Sendable () -> Void = {}
+    ) {
+        self.definition = definition
+        self.baseEnvironment = environment
+        self.group = group
+        self.stopGrace = stopGrace
+        self.onToolsChanged = onToolsChanged
+        self.instance = Self.counter.add(1, ordering: .relaxed).newValue
+        var logger = logger
+        logger[metadataKey: "server.id"] = "\(definition.id)"
+        self.logger = logger
+        self.state = Mutex(State())
+    }
+
+    // MARK: Status
+
+    /// A snapshot for `GET /servers`.
+    public struct Status: Sendable {
+        public var state: BackendState
+        public var inFlight: Int
+        public var pid: Int32?
+        public var restarts: Int
+        public var tools: [String]
+        public var lastError: String?
+    }
+
+    public var status: Status {
+        state.withLock { s in
+            Status(
+                state: s.phase, inFlight: s.inFlight, pid: s.child.map { $0.pid }, restarts: s.restarts,
+                tools: (s.tools ?? []).compactMap { $0["name"]?.stringValue }, lastError: s.lastError)
+        }
+    }
+
+    public var pid: Int32? { state.withLock { $0.child?.pid } }
+    public var phase: BackendState { state.withLock { $0.phase } }
+    public var inFlight: Int { state.withLock { $0.inFlight } }
+    public var isRunning: Bool { state.withLock { $0.phase == .ready || $0.phase == .starting } }
+
+    /// The tools the server listed when it last started (filtered by the catalog's allow/deny), or nil when
+    /// it has never started.
+    public var tools: [JSONValue]? { state.withLock { $0.tools } }
+
+    // MARK: Leases
+
+    /// Takes an in-flight lease, or nil when the backend is retired or stopped by an operator. Taken inside the
+    /// registry's critical section, so a swap never races a lease.
+    public func acquire() -> Bool {
+        state.withLock { s in
+            guard !s.retired, !s.stoppedByOperator else { return false }
+            s.inFlight += 1
+            s.lastUsed = .now
+            return true
+        }
+    }
+
+    /// Returns a lease taken by `acquire()`.
+    public func release() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.inFlight -= 1
+            s.lastUsed = .now
+            guard s.inFlight == 0 else { return [] }
+            defer { s.drainWaiters = [] }
+            return s.drainWaiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    // MARK: Calls
+
+    /// Sends a request to the server, starting it first if it is cold. The caller holds a lease.
+    public func call(method: String, params: JSONValue?) async throws -> RPCOutcome {
+        try await ensureStarted()
+        try await takeSlot()
+        defer { giveSlot() }
+        guard let connection = state.withLock({ $0.connection }) else {
+            throw BackendError(.unavailable, "server '\(id)' stopped before the call could be sent")
+        }
+        let outcome = try await connection.request(
+            method: method, params: params, timeout: definition.requestTimeout.duration)
+        state.withLock { $0.lastUsed = .now }
+        return outcome
+    }
+
+    /// Forwards a notification (such as `notifications/cancelled`) when the server is running.
+    public func notify(method: String, params: JSONValue?) {
+        state.withLock { $0.connection }?.notify(method: method, params: params)
+    }
+
+    private func takeSlot() async throws {
+        let limit = definition.maxConcurrency
+        let granted = state.withLock { s -> Bool in
+            guard s.active < limit else { return false }
+            s.active += 1
+            return true
+        }
+        if granted { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.active < limit {
+                    s.active += 1
+                    return true
+                }
+                s.slotWaiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    private func giveSlot() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            // The slot passes straight to the next waiter, which then owns it.
+            if !s.slotWaiters.isEmpty { return s.slotWaiters.removeFirst() }
+            s.active -= 1
+            return nil
+        }
+        next?.resume()
+    }
+
+    // MARK: Starting
+
+    /// Starts the process and completes the MCP handshake (`initialize`, `notifications/initialized`,
+    /// `tools/list`) unless it is already running. Concurrent callers share one start.
+    public func ensureStarted() async throws {
+        let task: Task<Void, any Error> = try state.withLock { s in
+            if s.phase == .ready, s.connection != nil { return Task {} }
+            if let t = s.starting { return t }
+            if s.stoppedByOperator {
+                throw BackendError(.unavailable, "server '\(id)' was stopped by an operator; POST /servers/\(id)/start")
+            }
+            if s.retired { throw BackendError(.unavailable, "server '\(id)' was removed from the catalog") }
+            if let at = s.restartAt, at > .now {
+                throw BackendError(
+                    .unavailable,
+                    "server '\(id)' crashed (\(s.lastError ?? "unknown")); restarting in \(at - .now)")
+            }
+            s.phase = .starting
+            let t = Task { try await self.start() }
+            s.starting = t
+            return t
+        }
+        try await task.value
+    }
+
+    private func start() async throws {
+        do {
+            guard case .localProcess(let local) = definition.runtime else {
+                throw BackendError(
+                    .startFailed, "server '\(id)': remote runtimes are not supported by this gateway build yet")
+            }
+            var environment = baseEnvironment
+            for (k, v) in local.env { environment[k] = v }
+            let child = try ChildProcess.spawn(
+                command: Self.resolve(command: local.command, path: environment["PATH"]), arguments: local.args,
+                environment: environment,
+                workingDirectory: local.workingDir)
+            logger.info("started", metadata: ["server.pid": "\(child.pid)", "server.command": "\(local.command)"])
+            let connection = try await StdioConnection.connect(
+                to: child, serverID: id, group: group, logger: logger,
+                onNotification: { [weak self] message in self?.notification(message) })
+            state.withLock { s in
+                s.child = child
+                s.connection = connection
+            }
+            Task { [weak self] in
+                let status = await child.waitForExit()
+                self?.exited(child: child, status: status)
+            }
+            let timeout = definition.requestTimeout.duration
+            let initialize = try await connection.request(
+                method: "initialize",
+                params: [
+                    "protocolVersion": .string(backendProtocolVersion), "capabilities": [:],
+                    "clientInfo": ["name": "hotswap-gateway", "version": "0.1.0"],
+                ], timeout: timeout)
+            if case .error(let e) = initialize {
+                throw BackendError(.startFailed, "server '\(id)' refused initialize: \(e.text)")
+            }
+            connection.notify(method: "notifications/initialized", params: nil)
+            let tools = try await listTools(connection)
+            state.withLock { s in
+                s.tools = tools
+                s.phase = .ready
+                s.starting = nil
+                s.startedAt = .now
+                s.lastUsed = .now
+                s.lastError = nil
+                s.restartAt = nil
+            }
+            logger.info("ready", metadata: ["server.pid": "\(child.pid)", "server.tools": "\(tools.count)"])
+        } catch {
+            let message = (error as? BackendError)?.message ?? "\(error)"
+            let (child, connection) = state.withLock { s -> (ChildProcess?, StdioConnection?) in
+                s.phase = .failed
+                s.lastError = message
+                s.starting = nil
+                defer {
+                    s.child = nil
+                    s.connection = nil
+                }
+                return (s.child, s.connection)
+            }
+            connection?.close()
+            if let child { await child.terminate(grace: stopGrace) }
+            logger.warning("start failed", metadata: ["error": "\(message)"])
+            throw BackendError(.startFailed, message)
+        }
+    }
+
+    /// A bare command name is looked up on PATH and then next to the running executable, so the
+    /// `mcp-demo-server` built beside `hotswap` runs without installing either.
+    static func resolve(command: String, path: String?) -> String {
+        guard !command.contains("/") else { return command }
+        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(command)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        let own = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let sibling = own.appendingPathComponent(command).path
+        return access(sibling, X_OK) == 0 ? sibling : command
+    }
+
+    /// `tools/list`, following `nextCursor`, filtered by the catalog's allow and deny lists.
+    private func listTools(_ connection: StdioConnection) async throws -> [JSONValue] {
+        var tools: [JSONValue] = []
+        var cursor: JSONValue?
+        for _ in 0..<100 {
+            let params: JSONValue? = cursor.map { ["cursor": $0] }
+            let outcome = try await connection.request(
+                method: "tools/list", params: params, timeout: definition.requestTimeout.duration)
+            guard case .result(let result) = outcome else {
+                // A server without tools may answer "method not found": it simply has none.
+                return []
+            }
+            tools += result["tools"]?.arrayValue ?? []
+            guard let next = result["nextCursor"], next != .null else { break }
+            cursor = next
+        }
+        return tools.filter { definition.tools.permits($0["name"]?.stringValue ?? "") }
+    }
+
+    private func notification(_ message: JSONValue) {
+        guard message["method"]?.stringValue == "notifications/tools/list_changed" else { return }
+        Task {
+            guard let connection = state.withLock({ $0.connection }) else { return }
+            if let tools = try? await listTools(connection) {
+                state.withLock { $0.tools = tools }
+                onToolsChanged()
+            }
+        }
+    }
+
+    // MARK: Exit, crash, restart
+
+    private func exited(child: ChildProcess, status: Int32) {
+        let description = ChildProcess.describe(status: status)
+        let restartDelay = state.withLock { s -> Duration? in
+            guard s.child === child else { return nil }
+            s.connection?.close()
+            s.connection = nil
+            s.child = nil
+            if s.stopping || s.retired || s.stoppedByOperator {
+                return nil
+            }
+            // An exit nobody asked for: a crash.
+            s.restarts += 1
+            s.lastError = "the process \(description)"
+            let uptime = s.startedAt.map { ContinuousClock.now - $0 } ?? .zero
+            let delay = s.backoff.crashed(afterUptime: uptime)
+            s.phase = .failed
+            s.restartAt = .now + delay
+            return delay
+        }
+        guard let restartDelay else {
+            logger.debug("exited", metadata: ["server.pid": "\(child.pid)", "exit": "\(description)"])
+            return
+        }
+        logger.warning(
+            "crashed; restarting with backoff",
+            metadata: ["server.pid": "\(child.pid)", "exit": "\(description)", "backoff": "\(restartDelay)"])
+        Task { [weak self] in
+            try? await Task.sleep(for: restartDelay)
+            guard let self else { return }
+            let due = self.state.withLock { s -> Bool in
+                guard s.phase == .failed, !s.retired, !s.stoppedByOperator else { return false }
+                s.restartAt = nil
+                return true
+            }
+            if due { try? await self.ensureStarted() }
+        }
+    }
+
+    // MARK: Stopping
+
+    /// Takes the backend out of service: no new leases; in-flight calls continue.
+    public func retire() {
+        state.withLock { s in
+            s.retired = true
+            if s.phase == .ready || s.phase == .starting { s.phase = .draining }
+        }
+    }
+
+    /// Waits for in-flight calls to finish, at most `timeout`, then stops the process.
+    /// Returns the number of calls that were still running when the time was up (and were cut).
+    @discardableResult
+    public func drainAndStop(timeout: Duration) async -> Int {
+        let drained = await waitForDrain(timeout: timeout)
+        let left = drained ? 0 : inFlight
+        if !drained {
+            logger.warning(
+                "drain timeout: stopping with calls in flight", metadata: ["drain.inflight": "\(left)"])
+        }
+        await stop(to: .stopped)
+        return left
+    }
+
+    private func waitForDrain(timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let idle = self.state.withLock { s -> Bool in
+                        if s.inFlight == 0 { return true }
+                        s.drainWaiters.append(c)
+                        return false
+                    }
+                    if idle { c.resume() }
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            if !first {
+                // Release the waiter so its task can finish.
+                let waiters = self.state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                    defer { s.drainWaiters = [] }
+                    return s.drainWaiters
+                }
+                for w in waiters { w.resume() }
+            }
+            return first
+        }
+    }
+
+    /// Stops the process (SIGTERM to its group, SIGKILL after the grace period) and moves to `phase`.
+    public func stop(to phase: BackendState = .cold) async {
+        let (child, connection, starting) = state.withLock {
+            s -> (ChildProcess?, StdioConnection?, Task<Void, any Error>?) in
+            s.stopping = true
+            return (s.child, s.connection, s.starting)
+        }
+        if let starting { _ = try? await starting.value }
+        let (lateChild, lateConnection) = state.withLock { s in (s.child, s.connection) }
+        for c in [connection, lateConnection].compactMap({ $0 }) { c.close() }
+        var children = [child, lateChild].compactMap { $0 }
+        if children.count == 2, children[0] === children[1] { children.removeLast() }
+        for c in children {
+            await c.terminate(grace: stopGrace)
+            logger.info(
+                "stopped",
+                metadata: ["server.pid": "\(c.pid)", "exit": "\(ChildProcess.describe(status: c.exitStatus ?? 0))"])
+        }
+        state.withLock { s in
+            s.child = nil
+            s.connection = nil
+            s.phase = phase
+            s.stopping = false
+        }
+    }
+
+    /// Stops an idle server whose `idle_ttl` has passed. True when it was stopped.
+    public func stopIfIdle(now: ContinuousClock.Instant = .now) async -> Bool {
+        let ttl = definition.idleTTL.duration
+        guard ttl > .zero else { return false }
+        let idle = state.withLock { s in
+            s.phase == .ready && s.inFlight == 0 && !s.retired && now - s.lastUsed >= ttl
+        }
+        guard idle else { return false }
+        logger.info("idle for \(definition.idleTTL); stopping until the next call")
+        await stop(to: .cold)
+        return true
+    }
+
+    // MARK: Operator lifecycle
+
+    /// `POST /servers/{id}/stop`: drain, stop, and refuse calls until started again.
+    public func operatorStop(drainTimeout: Duration) async {
+        state.withLock { $0.stoppedByOperator = true }
+        _ = await waitForDrain(timeout: drainTimeout)
+        await stop(to: .stopped)
+    }
+
+    /// `POST /servers/{id}/start`.
+    public func operatorStart() async throws {
+        state.withLock { s in
+            s.stoppedByOperator = false
+            s.restartAt = nil
+            s.backoff.reset()
+        }
+        try await ensureStarted()
+    }
+
+    /// `POST /servers/{id}/restart`: drain, stop, start.
+    public func operatorRestart(drainTimeout: Duration) async throws {
+        await operatorStop(drainTimeout: drainTimeout)
+        try await operatorStart()
+    }
+}

@@ -1,0 +1,380 @@
+import Foundation
+import HTTPTypes
+import HotswapCore
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// The request context: Hummingbird's core storage plus the connection, for peer credentials.
+public struct GatewayContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    /// Requests on the control socket arrive on a Unix domain socket.
+    var isUnixSocket: Bool {
+        if case .unixDomainSocket = channel.localAddress { return true }
+        return false
+    }
+}
+
+/// Who may call the mutating routes (DESIGN, "Control and admin API").
+public struct AdminAuthorizer: Sendable {
+    /// Nil when no verify key is configured: then only the gateway's own uid, on the Unix socket, may mutate.
+    public let verifier: ReloadTokenVerifier?
+
+    public init(verifier: ReloadTokenVerifier?) {
+        self.verifier = verifier
+    }
+
+    /// A refusal with its HTTP status and machine-readable reason.
+    public struct Refusal: Error, Sendable {
+        public var status: Int
+        public var reason: String
+        public var message: String
+    }
+
+    /// Checks a request before it is queued. With keys, verifies the token against `expectation` (when the
+    /// expected content is known now). Returns the claims when a token was verified.
+    func check(
+        _ request: Request, _ context: GatewayContext, expectation: TokenExpectation?
+    ) async -> Result<ReloadClaims?, Refusal> {
+        guard let verifier else {
+            guard context.isUnixSocket else {
+                return .failure(
+                    Refusal(
+                        status: 403, reason: "no_verify_key",
+                        message: "no verify key is configured: mutating routes are accepted only on the control socket")
+                )
+            }
+            guard let uid = await peerUID(context.channel) else {
+                return .failure(Refusal(status: 403, reason: "peer_unknown", message: "cannot read the caller's uid"))
+            }
+            guard uid == geteuid() else {
+                return .failure(
+                    Refusal(
+                        status: 403, reason: "wrong_uid",
+                        message:
+                            "uid \(uid) may not call this: without verify keys only the gateway's uid (\(geteuid())) may"
+                    ))
+            }
+            return .success(nil)
+        }
+        guard let token = Self.bearer(request) else {
+            return .failure(
+                Refusal(
+                    status: 401, reason: "missing", message: "this route needs Authorization: Bearer <reload token>"))
+        }
+        guard let expectation else { return .success(nil) }
+        do {
+            return .success(try verifier.verify(token, expecting: expectation))
+        } catch {
+            return .failure(
+                Refusal(status: error.reason.httpStatus, reason: error.reason.rawValue, message: error.message))
+        }
+    }
+
+    static func bearer(_ request: Request) -> String? {
+        guard let value = request.headers[.authorization] else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1])
+    }
+
+    private func peerUID(_ channel: any Channel) async -> UInt32? {
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        let cred: PeerCredentials? = try? await provider.unsafeGetSocketOption(
+            level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED)
+        ).get()
+        return cred?.uid
+    }
+}
+
+/// The layout of `struct ucred` (pid_t, uid_t, gid_t), read with SO_PEERCRED.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
+
+/// Builds the router shared by the control socket and the TCP listener.
+public struct GatewayRoutes: Sendable {
+    public let registry: Registry
+    public let mcp: MCPEndpoint
+    public let metrics: GatewayMetrics
+    public let authorizer: AdminAuthorizer
+    public let maxBodyBytes: Int
+    public let allowedOrigins: [String]
+    public let startedAt = Date()
+
+    public init(
+        registry: Registry, mcp: MCPEndpoint, metrics: GatewayMetrics, authorizer: AdminAuthorizer,
+        maxBodyBytes: Int = 4 << 20, allowedOrigins: [String] = []
+    ) {
+        self.registry = registry
+        self.mcp = mcp
+        self.metrics = metrics
+        self.authorizer = authorizer
+        self.maxBodyBytes = maxBodyBytes
+        self.allowedOrigins = allowedOrigins
+    }
+
+    public func router() -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        router.post("/admin/reload") { request, context in try await reload(request, context) }
+        router.get("/stats") { _, _ in await stats() }
+        router.get("/servers") { _, _ in await servers(nil) }
+        router.get("/servers/:id") { _, context in await servers(context.parameters.get("id")) }
+        for action in ["stop", "start", "restart"] {
+            router.post("/servers/:id/\(action)") { request, context in
+                await lifecycle(action, id: context.parameters.get("id") ?? "", request, context)
+            }
+        }
+        router.get("/healthz") { _, _ in Self.json(200, ["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            await registry.isReady
+                ? Self.json(200, ["status": "ready"])
+                : Self.json(503, ["status": "not ready", "message": "no catalog is live yet"])
+        }
+        router.get("/metrics") { _, _ in await metricsText() }
+        router.post("/mcp") { request, context in try await mcpPost(request, context) }
+        router.get("/mcp") { _, _ in
+            Self.json(405, ["error": "this gateway answers with JSON; there is no server-sent event stream yet"])
+        }
+        router.delete("/mcp") { request, _ in
+            let reply = mcp.delete(sessionID: request.headers[Self.sessionHeader])
+            return Self.reply(reply)
+        }
+        return router
+    }
+
+    static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
+    static let protocolHeader = HTTPField.Name("MCP-Protocol-Version")!
+
+    // MARK: Admin
+
+    private func reload(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            return Self.json(
+                413,
+                [
+                    "result": "rejected", "reason": "too_large",
+                    "message": "the catalog is over \(maxBodyBytes) bytes",
+                ])
+        }
+        let bytes = body.readableBytes > 0 ? Array(buffer: body) : nil
+        let dryRun = ["1", "true", "yes"].contains(request.uri.queryParameters.get("dry_run") ?? "")
+        let expectation = bytes.map { TokenExpectation(op: "reload", sha256: ContentHash.sha256($0)) }
+        let claims: ReloadClaims?
+        switch await authorizer.check(request, context, expectation: expectation) {
+        case .failure(let refusal): return Self.refused(refusal)
+        case .success(let c): claims = c
+        }
+        if dryRun { return Self.encode(await registry.dryRun(bytes)) }
+        let source: ReloadSource = context.isUnixSocket ? .socket : .http
+        var authorize: (@Sendable ([UInt8], String) -> TokenRefusal?)?
+        if bytes == nil, let verifier = authorizer.verifier, let token = AdminAuthorizer.bearer(request) {
+            // Empty body: the token must match the file the gateway is about to re-read.
+            let box = ClaimsBox()
+            authorize = { _, sha in
+                do {
+                    box.set(try verifier.verify(token, expecting: TokenExpectation(op: "reload", sha256: sha)))
+                    return nil
+                } catch let refusal as TokenRefusal {
+                    return refusal
+                } catch {
+                    return TokenRefusal(.malformed, "\(error)")
+                }
+            }
+            let report = await registry.submit(
+                ReloadRequest(
+                    bytes: nil, source: source, authorize: authorize,
+                    onApplied: { if let c = box.get() { verifier.recordApplied(c) } }))
+            return Self.encode(report)
+        }
+        let verifier = authorizer.verifier
+        let verified = claims
+        let report = await registry.submit(
+            ReloadRequest(
+                bytes: bytes, source: source,
+                onApplied: { if let verifier, let verified { verifier.recordApplied(verified) } }))
+        return Self.encode(report)
+    }
+
+    private func stats() async -> Response {
+        let live = await registry.live
+        let last = await registry.lastReload
+        let counts = await registry.reloadCounts
+        var body: [String: JSONValue] = [
+            "generation": .int(Int64(live?.number ?? 0)),
+            "config_sha256": live.map { .string($0.sha256) } ?? .null,
+            "ready": .bool(live != nil),
+            "servers": .int(Int64(live?.backends.count ?? 0)),
+            "reloads": .object(counts.mapValues { .int(Int64($0)) }),
+            "sessions": .int(Int64(mcp.sessionCount)),
+            "uptime_seconds": .double(Date().timeIntervalSince(startedAt)),
+        ]
+        if let last {
+            body["last_reload"] = [
+                "at": .double(last.at), "source": .string(last.source.rawValue),
+                "result": .string(last.result.rawValue), "duration_ms": .double(last.duration_ms),
+                "generation": .int(Int64(last.generation)), "config_sha256": .string(last.config_sha256),
+            ]
+        } else {
+            body["last_reload"] = .null
+        }
+        return Self.json(200, .object(body))
+    }
+
+    private func servers(_ id: String?) async -> Response {
+        guard let live = await registry.live else {
+            return id == nil
+                ? Self.json(200, ["generation": 0, "servers": []]) : Self.json(404, ["error": "no catalog is live"])
+        }
+        func describe(_ b: Backend) -> JSONValue {
+            let s = b.status
+            return [
+                "id": .string(b.id), "state": .string(s.state.rawValue), "generation": .int(Int64(live.number)),
+                "in_flight": .int(Int64(s.inFlight)), "pid": s.pid.map { .int(Int64($0)) } ?? .null,
+                "restarts": .int(Int64(s.restarts)), "tools": .array(s.tools.map { .string($0) }),
+                "runtime": .string(b.definition.runtime.typeName), "instance": .int(Int64(b.instance)),
+                "last_error": s.lastError.map { .string($0) } ?? .null,
+            ]
+        }
+        if let id {
+            guard let b = live.backend(id) else {
+                return Self.json(404, ["error": "no server '\(id)' in generation \(live.number)"])
+            }
+            return Self.json(200, describe(b))
+        }
+        return Self.json(200, ["generation": .int(Int64(live.number)), "servers": .array(live.backends.map(describe))])
+    }
+
+    private func lifecycle(_ action: String, id: String, _ request: Request, _ context: GatewayContext) async
+        -> Response
+    {
+        let op = "server.\(action)"
+        let claims: ReloadClaims?
+        switch await authorizer.check(request, context, expectation: TokenExpectation(op: op, server: id)) {
+        case .failure(let refusal): return Self.refused(refusal)
+        case .success(let c): claims = c
+        }
+        guard let backend = await registry.live?.backend(id) else {
+            return Self.json(404, ["error": "no server '\(id)' in the live catalog"])
+        }
+        do {
+            switch action {
+            case "stop": await backend.operatorStop(drainTimeout: backend.definition.drainTimeout.duration)
+            case "start": try await backend.operatorStart()
+            default: try await backend.operatorRestart(drainTimeout: backend.definition.drainTimeout.duration)
+            }
+        } catch {
+            return Self.json(
+                409, ["result": "failed", "server": .string(id), "action": .string(action), "error": "\(error)"])
+        }
+        if let claims { authorizer.verifier?.recordApplied(claims) }
+        let s = backend.status
+        return Self.json(
+            200,
+            [
+                "result": "ok", "server": .string(id), "action": .string(action), "state": .string(s.state.rawValue),
+                "pid": s.pid.map { .int(Int64($0)) } ?? .null,
+            ])
+    }
+
+    private func metricsText() async -> Response {
+        if let live = await registry.live {
+            var states: [String: Int] = [:]
+            var inflight: [([String: String], Double)] = []
+            for b in live.backends {
+                let s = b.status
+                states[s.state.rawValue, default: 0] += 1
+                inflight.append((["server": b.id], Double(s.inFlight)))
+            }
+            metrics.backends.replaceAll(
+                BackendState.allCases.map { (["state": $0.rawValue], Double(states[$0.rawValue] ?? 0)) })
+            metrics.inflight.replaceAll(inflight)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(
+            status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.registry.render())))
+    }
+
+    // MARK: MCP
+
+    private func mcpPost(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        if let origin = request.headers[.origin], !originAllowed(origin) {
+            return Self.json(403, ["error": "origin '\(origin)' is not allowed (--allow-origin)"])
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            return Self.json(413, ["error": "request over \(maxBodyBytes) bytes"])
+        }
+        let reply = await mcp.post(
+            body: Array(buffer: body), sessionID: request.headers[Self.sessionHeader],
+            protocolVersion: request.headers[Self.protocolHeader])
+        return Self.reply(reply)
+    }
+
+    /// DNS-rebinding protection: browsers send Origin; only loopback origins and `--allow-origin` pass.
+    private func originAllowed(_ origin: String) -> Bool {
+        if allowedOrigins.contains(origin) || allowedOrigins.contains("*") { return true }
+        guard let host = URLComponents(string: origin)?.host else { return false }
+        return ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host)
+    }
+
+    // MARK: Encoding
+
+    static func json(_ status: Int, _ body: JSONValue) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(
+            status: .init(code: status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: body.serialized + [0x0A])))
+    }
+
+    static func encode(_ report: ReloadReport) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(report)) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(
+            status: .init(code: report.httpStatus), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: Array(data) + [0x0A])))
+    }
+
+    static func refused(_ r: AdminAuthorizer.Refusal) -> Response {
+        json(r.status, ["result": "refused", "reason": .string(r.reason), "message": .string(r.message)])
+    }
+
+    static func reply(_ reply: MCPEndpoint.Reply) -> Response {
+        var headers = HTTPFields()
+        for (name, value) in reply.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        guard let body = reply.body else { return Response(status: .init(code: reply.status), headers: headers) }
+        headers[.contentType] = "application/json"
+        return Response(
+            status: .init(code: reply.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: body.serialized)))
+    }
+}
+
+/// Carries verified claims out of a `@Sendable` closure.
+final class ClaimsBox: Sendable {
+    private let value = Mutex<ReloadClaims?>(nil)
+    func set(_ c: ReloadClaims) { value.withLock { $0 = c } }
+    func get() -> ReloadClaims? { value.withLock { $0 } }
+}

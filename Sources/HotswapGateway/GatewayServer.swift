@@ -1,0 +1,308 @@
+import Foundation
+import HotswapCore
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// Everything `hotswap gateway` is told on its command line.
+public struct GatewayConfiguration: Sendable {
+    /// The catalog file (or a ConfigMap directory, with `configFile` naming the catalog in it).
+    public var config: String
+    public var configFile = "catalog.yaml"
+    /// TCP listener, "host:port"; nil for none.
+    public var listen: String? = "127.0.0.1:4444"
+    public var controlSocket: String?
+    public var socketGroup: String?
+    public var verifyKeys: [TokenKey] = []
+    public var audience = "hotswap-gateway"
+    public var tokenMaxTTL: Int64 = 300
+    public var tokenFile: String?
+    public var watch = true
+    public var watchInterval: Duration = .milliseconds(500)
+    public var settle: Duration = .milliseconds(200)
+    public var fullHashEvery: Duration = .seconds(30)
+    public var shutdownTimeout: Duration = .seconds(10)
+    public var stopGrace: Duration = .seconds(5)
+    public var allowedOrigins: [String] = []
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+
+    public init(config: String) { self.config = config }
+
+    /// The catalog file, resolved through a ConfigMap's `..data` when `config` is a directory.
+    public var configPath: String { ContentHash.catalogPath(watching: config, file: configFile) }
+}
+
+/// A problem with the gateway's own settings (not the catalog's), with what to do.
+public struct GatewaySetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// `hotswap gateway`: the registry, its listeners, and the loops around it, as one `ServiceGroup`.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let registry: Registry
+    public let metrics = GatewayMetrics()
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let verifier: ReloadTokenVerifier?
+
+    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup.singleton
+        var settings = Registry.Settings(configPath: configuration.configPath, environment: configuration.environment)
+        settings.stopGrace = configuration.stopGrace
+        let metrics = self.metrics
+        self.registry = Registry(settings: settings, group: group, logger: logger, metrics: metrics)
+        if configuration.verifyKeys.isEmpty {
+            verifier = nil
+        } else {
+            let keyring = try Keyring(configuration.verifyKeys)
+            verifier = ReloadTokenVerifier(
+                keyring: keyring, audience: configuration.audience, maxTTL: configuration.tokenMaxTTL)
+        }
+    }
+
+    public func run() async throws {
+        // Writes to a child that has exited must fail with EPIPE, not kill the gateway.
+        signal(SIGPIPE, SIG_IGN)
+        let initial = await registry.submit(ReloadRequest(bytes: nil, source: .startup))
+        if initial.result != .applied {
+            logger.error(
+                "the initial catalog was not loaded; the gateway runs but is not ready until a valid catalog arrives",
+                metadata: ["config": "\(configuration.configPath)"])
+        }
+        let mcp = MCPEndpoint(registry: registry, metrics: metrics, logger: logger)
+        let routes = GatewayRoutes(
+            registry: registry, mcp: mcp, metrics: metrics, authorizer: AdminAuthorizer(verifier: verifier),
+            allowedOrigins: configuration.allowedOrigins)
+        var services: [any Service] = [
+            RegistryService(registry: registry, timeout: configuration.shutdownTimeout, logger: logger)
+        ]
+        if let path = configuration.controlSocket {
+            try Self.prepareSocketPath(path)
+            let mode: mode_t = configuration.socketGroup == nil ? 0o600 : 0o660
+            let gid = try configuration.socketGroup.map(Self.groupID)
+            let logger = self.logger
+            services.append(
+                Application(
+                    router: routes.router(),
+                    configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
+                    onServerRunning: { _ in
+                        if let gid { _ = chown(path, uid_t.max, gid) }
+                        chmod(path, mode)
+                        logger.info(
+                            "control socket ready",
+                            metadata: ["socket": "\(path)", "mode": "\(String(mode, radix: 8))"])
+                    },
+                    eventLoopGroupProvider: .shared(group), logger: quiet(logger)))
+        }
+        if let listen = configuration.listen {
+            let (host, port) = try Self.parseListen(listen)
+            let logger = self.logger
+            services.append(
+                Application(
+                    router: routes.router(),
+                    configuration: .init(address: .hostname(host, port: port), serverName: nil),
+                    onServerRunning: { channel in
+                        logger.info(
+                            "listening", metadata: ["listen": "\(channel.localAddress.map { "\($0)" } ?? listen)"])
+                    },
+                    eventLoopGroupProvider: .shared(group), logger: quiet(logger)))
+        }
+        services.append(
+            SighupService(registry: registry, configuration: configuration, verifier: verifier, logger: logger))
+        if configuration.watch {
+            services.append(
+                WatchService(registry: registry, configuration: configuration, initial: initial, logger: logger))
+        }
+        services.append(IdleService(registry: registry))
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger)))
+        try await serviceGroup.run()
+        logger.info("stopped")
+    }
+
+    private func quiet(_ logger: Logger) -> Logger {
+        var l = logger
+        l.logLevel = max(logger.logLevel, .warning)
+        return l
+    }
+
+    /// Removes a stale socket file left by a gateway that died; refuses when one is still listening on it.
+    static func prepareSocketPath(_ path: String) throws {
+        guard FileIO.exists(path) else {
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty && !FileIO.isDirectory(dir) {
+                throw GatewaySetupError(
+                    "--control-socket: directory \(dir) does not exist; create it or mount a volume there")
+            }
+            return
+        }
+        if ControlSocketProbe.isListening(path) {
+            throw GatewaySetupError("--control-socket \(path): another gateway is already listening there")
+        }
+        unlink(path)
+    }
+
+    static func groupID(_ name: String) throws -> gid_t {
+        if let n = gid_t(name) { return n }
+        guard let g = getgrnam(name) else { throw GatewaySetupError("--socket-group: no group named '\(name)'") }
+        return g.pointee.gr_gid
+    }
+
+    /// "127.0.0.1:4444", "[::1]:4444", ":4444" (all interfaces), "4444".
+    static func parseListen(_ text: String) throws -> (String, Int) {
+        var host = "0.0.0.0"
+        var portText = text
+        if let colon = text.lastIndex(of: ":") {
+            let h = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+            if !h.isEmpty { host = h.hasPrefix("[") && h.hasSuffix("]") ? String(h.dropFirst().dropLast()) : h }
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw GatewaySetupError("--listen '\(text)': expected HOST:PORT, e.g. 127.0.0.1:4444")
+        }
+        return (host, port)
+    }
+}
+
+/// Probes whether something accepts connections on a Unix socket path.
+enum ControlSocketProbe {
+    static func isListening(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return rc == 0
+    }
+}
+
+/// Holds the registry for the group's lifetime; at shutdown (after the listeners have stopped) drains
+/// in-flight calls, bounded, and stops every child.
+struct RegistryService: Service {
+    let registry: Registry
+    let timeout: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("shutting down: draining in-flight calls and stopping servers", metadata: ["timeout": "\(timeout)"])
+        await registry.shutdown(timeout: timeout)
+    }
+}
+
+/// SIGHUP re-reads `--config`; with verify keys, the token in `--token-file` must match it. A burst of
+/// signals coalesces in the registry's queue.
+struct SighupService: Service {
+    let registry: Registry
+    let configuration: GatewayConfiguration
+    let verifier: ReloadTokenVerifier?
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await withDiscardingTaskGroup { group in
+            // Each signal is submitted without waiting, so a burst lands in the registry's queue together and
+            // coalesces into at most one follow-up reload.
+            for await _ in signals.cancelOnGracefulShutdown() {
+                logger.info("SIGHUP: re-reading the catalog", metadata: ["config": "\(configuration.configPath)"])
+                let request = request()
+                group.addTask { _ = await registry.submit(request) }
+            }
+        }
+    }
+
+    private func request() -> ReloadRequest {
+        guard let verifier else { return ReloadRequest(bytes: nil, source: .sighup) }
+        let tokenFile = configuration.tokenFile
+        let box = ClaimsBox()
+        return ReloadRequest(
+            bytes: nil, source: .sighup,
+            authorize: { _, sha in
+                guard let tokenFile else {
+                    return TokenRefusal(.missing, "verify keys are configured but no --token-file to read a token from")
+                }
+                guard let token = try? FileIO.read(tokenFile, limit: 16 * 1024) else {
+                    return TokenRefusal(.missing, "cannot read the token file \(tokenFile)")
+                }
+                do {
+                    box.set(
+                        try verifier.verify(
+                            String(decoding: token, as: UTF8.self),
+                            expecting: TokenExpectation(op: "reload", sha256: sha)))
+                    return nil
+                } catch let refusal as TokenRefusal {
+                    return refusal
+                } catch {
+                    return TokenRefusal(.malformed, "\(error)")
+                }
+            },
+            onApplied: { if let c = box.get() { verifier.recordApplied(c) } })
+    }
+}
+
+/// The in-process watcher: poll, settle, and hand new content to the registry (which validates it).
+struct WatchService: Service {
+    let registry: Registry
+    let configuration: GatewayConfiguration
+    let initial: ReloadReport
+    let logger: Logger
+
+    func run() async throws {
+        var settings = CatalogPoller.Settings(watch: configuration.config)
+        settings.file = configuration.configFile
+        settings.settle = configuration.settle
+        settings.fullHashEvery = configuration.fullHashEvery
+        var poller = CatalogPoller(settings: settings)
+        if !initial.config_sha256.isEmpty { poller.markSettled(hash: initial.config_sha256) }
+        logger.info(
+            "watching the catalog for changes",
+            metadata: ["watch.path": "\(poller.resolvedPath())", "watch.interval": "\(configuration.watchInterval)"])
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var wait = configuration.watchInterval
+            switch poller.poll() {
+            case .unchanged:
+                break
+            case .settling(_, let after):
+                wait = after
+            case .settled(let bytes, let hash):
+                logger.info("catalog changed on disk", metadata: ["reload.sha256": "\(hash)"])
+                _ = await registry.submit(ReloadRequest(bytes: bytes, source: .watch))
+            case .unreadable(let path, let reason):
+                logger.warning(
+                    "cannot read the catalog; the live generation keeps serving",
+                    metadata: ["path": "\(path)", "error": "\(reason)"])
+            }
+            try? await Task.sleep(for: wait)
+        }
+    }
+}
+
+/// Stops servers that have been idle longer than their `idle_ttl`.
+struct IdleService: Service {
+    let registry: Registry
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            await registry.stopIdle()
+        }
+    }
+}

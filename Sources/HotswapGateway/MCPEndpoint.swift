@@ -1,0 +1,244 @@
+import Foundation
+import HotswapCore
+import Logging
+import Synchronization
+
+/// The client side of the gateway: MCP over Streamable HTTP at `/mcp`, JSON replies.
+///
+/// Tools of every live server are merged and prefixed `<server id>__<tool>`; calls are routed by that prefix
+/// to the live generation, each holding a lease on its backend so a reload never cuts it off.
+public final class MCPEndpoint: Sendable {
+    public static let supportedVersions = ["2025-11-25", "2025-06-18", "2025-03-26"]
+    public static let separator = "__"
+
+    private struct Session {
+        var protocolVersion: String
+        var created: ContinuousClock.Instant
+    }
+
+    private let registry: Registry
+    private let metrics: GatewayMetrics
+    private let logger: Logger
+    private let sessions = Mutex<[String: Session]>([:])
+    private let maxSessions = 10_000
+
+    public init(registry: Registry, metrics: GatewayMetrics, logger: Logger) {
+        self.registry = registry
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// An HTTP answer: status, extra headers, and a JSON body (nil for 202/204).
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [(String, String)] = []
+        public var body: JSONValue?
+    }
+
+    // MARK: HTTP verbs
+
+    /// `POST /mcp`: one JSON-RPC message.
+    public func post(body: [UInt8], sessionID: String?, protocolVersion: String?) async -> Reply {
+        let message: JSONValue
+        do {
+            message = try JSONValue.parse(body)
+        } catch {
+            return Reply(status: 400, body: Self.error(id: .null, code: -32700, message: "parse error: \(error)"))
+        }
+        if case .array = message {
+            return Reply(
+                status: 400,
+                body: Self.error(
+                    id: .null, code: -32600, message: "JSON-RPC batches are not supported since 2025-06-18"))
+        }
+        guard case .object = message, message["jsonrpc"]?.stringValue == "2.0" else {
+            return Reply(status: 400, body: Self.error(id: .null, code: -32600, message: "not a JSON-RPC 2.0 message"))
+        }
+        if let version = protocolVersion, !Self.supportedVersions.contains(version) {
+            return Reply(
+                status: 400,
+                body: Self.error(
+                    id: message["id"] ?? .null, code: -32600,
+                    message:
+                        "unsupported MCP-Protocol-Version '\(version)'; supported: \(Self.supportedVersions.joined(separator: ", "))"
+                ))
+        }
+        let method = message["method"]?.stringValue
+        let id = message["id"]
+
+        if method == "initialize", let id {
+            return initialize(id: id, params: message["params"])
+        }
+        // Every other message belongs to a session.
+        guard let sessionID else {
+            return Reply(
+                status: 400,
+                body: Self.error(
+                    id: id ?? .null, code: -32600, message: "missing Mcp-Session-Id header; send initialize first"))
+        }
+        guard sessions.withLock({ $0[sessionID] }) != nil else {
+            return Reply(
+                status: 404,
+                body: Self.error(id: id ?? .null, code: -32600, message: "unknown or expired session; initialize again")
+            )
+        }
+        guard let method else {
+            // A response from the client (to a server request we never send): nothing to do.
+            return Reply(status: 202)
+        }
+        guard let id, id != .null else {
+            // Notifications: initialized, cancelled, progress from the client.
+            return Reply(status: 202)
+        }
+        let result = await dispatch(method: method, params: message["params"])
+        switch result {
+        case .result(let value):
+            return Reply(status: 200, body: ["jsonrpc": "2.0", "id": id, "result": value])
+        case .error(let error):
+            return Reply(status: 200, body: ["jsonrpc": "2.0", "id": id, "error": error])
+        }
+    }
+
+    /// `DELETE /mcp`: ends a session.
+    public func delete(sessionID: String?) -> Reply {
+        guard let sessionID, sessions.withLock({ $0.removeValue(forKey: sessionID) }) != nil else {
+            return Reply(status: 404, body: Self.error(id: .null, code: -32600, message: "unknown session"))
+        }
+        return Reply(status: 200)
+    }
+
+    public var sessionCount: Int { sessions.withLock { $0.count } }
+
+    // MARK: Methods
+
+    private func initialize(id: JSONValue, params: JSONValue?) -> Reply {
+        let requested = params?["protocolVersion"]?.stringValue ?? Self.supportedVersions[0]
+        let version = Self.supportedVersions.contains(requested) ? requested : Self.supportedVersions[0]
+        let sessionID = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
+        sessions.withLock { s in
+            if s.count >= maxSessions, let oldest = s.min(by: { $0.value.created < $1.value.created })?.key {
+                s.removeValue(forKey: oldest)
+            }
+            s[sessionID] = Session(protocolVersion: version, created: .now)
+        }
+        let result: JSONValue = [
+            "protocolVersion": .string(version),
+            "capabilities": ["tools": ["listChanged": true]],
+            "serverInfo": ["name": "hotswap", "version": "0.1.0"],
+            "instructions": "Tools of every server in the gateway's catalog, named <server>__<tool>.",
+        ]
+        return Reply(
+            status: 200, headers: [("Mcp-Session-Id", sessionID)], body: ["jsonrpc": "2.0", "id": id, "result": result])
+    }
+
+    private func dispatch(method: String, params: JSONValue?) async -> RPCOutcome {
+        switch method {
+        case "ping":
+            return .result([:])
+        case "tools/list":
+            return .result(["tools": .array(await listTools())])
+        case "tools/call":
+            return await callTool(params)
+        case "prompts/list":
+            return .result(["prompts": []])
+        case "resources/list":
+            return .result(["resources": []])
+        case "resources/templates/list":
+            return .result(["resourceTemplates": []])
+        default:
+            return .error(["code": -32601, "message": "method '\(method)' is not supported by the hotswap gateway"])
+        }
+    }
+
+    /// Every live server's tools, prefixed, in catalog order. Servers that have never run are started to learn
+    /// their tools; one that fails to start is left out (and logged), not fatal to the list.
+    public func listTools() async -> [JSONValue] {
+        guard let generation = await registry.live else { return [] }
+        let lists = await withTaskGroup(of: (Int, [JSONValue]).self) { group in
+            for (index, backend) in generation.backends.enumerated() {
+                group.addTask {
+                    if let tools = backend.tools { return (index, tools) }
+                    do {
+                        try await backend.ensureStarted()
+                    } catch {
+                        self.logger.warning(
+                            "tools/list: server left out",
+                            metadata: ["server.id": "\(backend.id)", "error": "\(error)"])
+                    }
+                    return (index, backend.tools ?? [])
+                }
+            }
+            var out: [(Int, [JSONValue])] = []
+            for await item in group { out.append(item) }
+            return out.sorted { $0.0 < $1.0 }
+        }
+        var tools: [JSONValue] = []
+        for (index, list) in lists {
+            let prefix = generation.backends[index].id + Self.separator
+            for tool in list {
+                guard var object = tool.objectValue, let name = object["name"]?.stringValue else { continue }
+                object["name"] = .string(prefix + name)
+                tools.append(.object(object))
+            }
+        }
+        return tools
+    }
+
+    private func callTool(_ params: JSONValue?) async -> RPCOutcome {
+        guard var object = params?.objectValue, let name = object["name"]?.stringValue else {
+            return .error(["code": -32602, "message": "tools/call needs params.name"])
+        }
+        guard let range = name.range(of: Self.separator) else {
+            return .error([
+                "code": -32602, "message": "unknown tool '\(name)': gateway tools are named <server>__<tool>",
+            ])
+        }
+        let serverID = String(name[..<range.lowerBound])
+        let tool = String(name[range.upperBound...])
+        guard let backend = await registry.lease(serverID) else {
+            let generation = await registry.live?.number ?? 0
+            metrics.requests.increment(labels: ["server": serverID, "outcome": "unknown"])
+            return .error([
+                "code": -32602,
+                "message":
+                    "unknown tool '\(name)': server '\(serverID)' is not in the live catalog (generation \(generation))",
+            ])
+        }
+        defer { backend.release() }
+        if let tools = backend.tools, !tools.contains(where: { $0["name"]?.stringValue == tool }) {
+            metrics.requests.increment(labels: ["server": serverID, "outcome": "unknown"])
+            return .error([
+                "code": -32602, "message": "unknown tool '\(name)': server '\(serverID)' has no tool '\(tool)'",
+            ])
+        }
+        if !backend.definition.tools.permits(tool) {
+            return .error(["code": -32602, "message": "tool '\(name)' is not allowed by the catalog's tools filter"])
+        }
+        object["name"] = .string(tool)
+        do {
+            let outcome = try await backend.call(method: "tools/call", params: .object(object))
+            metrics.requests.increment(labels: ["server": serverID, "outcome": outcome.isError ? "error" : "ok"])
+            return outcome
+        } catch let error as BackendError {
+            let outcome = error.kind == .timeout ? "timeout" : "unavailable"
+            metrics.requests.increment(labels: ["server": serverID, "outcome": outcome])
+            return .error(["code": error.kind == .timeout ? -32001 : -32002, "message": .string(error.message)])
+        } catch {
+            metrics.requests.increment(labels: ["server": serverID, "outcome": "unavailable"])
+            return .error(["code": -32603, "message": "\(error)"])
+        }
+    }
+
+    static func error(id: JSONValue, code: Int64, message: String) -> JSONValue {
+        ["jsonrpc": "2.0", "id": id, "error": ["code": .int(code), "message": .string(message)]]
+    }
+}
+
+extension RPCOutcome {
+    var isError: Bool {
+        switch self {
+        case .error: return true
+        case .result(let r): return r["isError"]?.boolValue ?? false
+        }
+    }
+}

@@ -1,0 +1,458 @@
+import Foundation
+import HotswapCore
+import Logging
+import NIOCore
+
+/// Where a reload came from, as logs, metrics and `/stats` name it.
+public enum ReloadSource: String, Sendable, Codable {
+    case startup, socket, http, sighup, watch
+}
+
+/// A request to apply a catalog.
+public struct ReloadRequest: Sendable {
+    /// The exact bytes to apply, or nil to re-read the gateway's `--config`.
+    public var bytes: [UInt8]?
+    public var source: ReloadSource
+    /// Checks authorization against the sha256 of the bytes that will be applied (for SIGHUP and empty-body
+    /// reloads, known only once the file is read). Returns nil when allowed.
+    public var authorize: (@Sendable ([UInt8], String) -> TokenRefusal?)?
+    /// Runs after a successful apply (records the token as applied).
+    public var onApplied: (@Sendable () -> Void)?
+
+    public init(
+        bytes: [UInt8]?, source: ReloadSource, authorize: (@Sendable ([UInt8], String) -> TokenRefusal?)? = nil,
+        onApplied: (@Sendable () -> Void)? = nil
+    ) {
+        self.bytes = bytes
+        self.source = source
+        self.authorize = authorize
+        self.onApplied = onApplied
+    }
+}
+
+/// What a reload did: the JSON body of `POST /admin/reload`.
+public struct ReloadReport: Sendable, Codable {
+    public enum Result: String, Sendable, Codable {
+        case applied, unchanged, rejected
+        case rolledBack = "rolled_back"
+        case refused
+        case dryRun = "dry_run"
+    }
+
+    public struct ErrorItem: Sendable, Codable, Hashable {
+        public var path: String
+        public var line: Int
+        public var column: Int
+        public var message: String
+        public var hint: String?
+    }
+
+    public var result: Result
+    public var generation: Int
+    public var config_sha256: String
+    public var source: ReloadSource
+    public var added: [String] = []
+    public var removed: [String] = []
+    public var modified: [String] = []
+    public var unchanged: [String] = []
+    public var changed_fields: [String: [String]]?
+    public var servers_loaded: Int = 0
+    public var duration_ms: Double = 0
+    public var errors: [ErrorItem]?
+    public var server: String?
+    public var error: String?
+    public var reason: String?
+    public var message: String?
+
+    /// 200 applied/unchanged/dry run, 422 rejected, 409 rolled back, 401/403 refused.
+    public var httpStatus: Int {
+        switch result {
+        case .applied, .unchanged, .dryRun: return 200
+        case .rejected: return 422
+        case .rolledBack: return 409
+        case .refused: return TokenRefusal.Reason(rawValue: reason ?? "")?.httpStatus ?? 401
+        }
+    }
+}
+
+/// The catalog being served: its number, hash, and one backend per server.
+public final class Generation: Sendable {
+    public let number: Int
+    public let sha256: String
+    public let catalog: Catalog
+    /// In catalog order.
+    public let backends: [Backend]
+    let byID: [String: Backend]
+
+    init(number: Int, sha256: String, catalog: Catalog, backends: [Backend]) {
+        self.number = number
+        self.sha256 = sha256
+        self.catalog = catalog
+        self.backends = backends
+        self.byID = Dictionary(uniqueKeysWithValues: backends.map { ($0.id, $0) })
+    }
+
+    public func backend(_ id: String) -> Backend? { byID[id] }
+}
+
+/// Numbered generations and the one serialized path every reload takes.
+///
+/// Reloads run one at a time; requests that arrive meanwhile coalesce into a single follow-up of the newest
+/// content, and each of their callers gets that follow-up's report. Calls keep being served during a reload:
+/// leases are taken here, between awaits, so a swap never races one.
+public actor Registry {
+    public struct Settings: Sendable {
+        public var configPath: String?
+        public var environment: [String: String]
+        public var limits: YAMLLimits = .default
+        public var stopGrace: Duration = .seconds(5)
+
+        public init(configPath: String?, environment: [String: String]) {
+            self.configPath = configPath
+            self.environment = environment
+        }
+    }
+
+    public struct LastReload: Sendable, Codable {
+        public var at: Double
+        public var source: ReloadSource
+        public var result: ReloadReport.Result
+        public var duration_ms: Double
+        public var generation: Int
+        public var config_sha256: String
+    }
+
+    private let settings: Settings
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let metrics: GatewayMetrics
+    private let toolsChanged: @Sendable () -> Void
+
+    public private(set) var live: Generation?
+    private var generationCounter = 0
+    public private(set) var lastReload: LastReload?
+    /// Reloads answered so far, by result.
+    public private(set) var reloadCounts: [String: Int] = [:]
+    private var running = false
+    private var pending: (request: ReloadRequest, waiters: [CheckedContinuation<ReloadReport, Never>])?
+    private var draining: [Task<Void, Never>] = []
+
+    public init(
+        settings: Settings, group: any EventLoopGroup, logger: Logger, metrics: GatewayMetrics,
+        toolsChanged: @escaping @Sendable () -> Void = {}
+    ) {
+        self.settings = settings
+        self.group = group
+        self.logger = logger
+        self.metrics = metrics
+        self.toolsChanged = toolsChanged
+    }
+
+    public var isReady: Bool { live != nil }
+
+    // MARK: Leases and lookups
+
+    /// The live backend for a server id, with an in-flight lease taken; nil when there is none.
+    public func lease(_ id: String) -> Backend? {
+        guard let backend = live?.backend(id), backend.acquire() else { return nil }
+        return backend
+    }
+
+    // MARK: Reload
+
+    /// Applies a catalog through the serialized, coalescing reload path.
+    public func submit(_ request: ReloadRequest) async -> ReloadReport {
+        await withCheckedContinuation { (c: CheckedContinuation<ReloadReport, Never>) in
+            if running {
+                if var p = pending {
+                    p.request = request
+                    p.waiters.append(c)
+                    pending = p
+                } else {
+                    pending = (request, [c])
+                }
+                metrics.reloadsCoalesced.increment()
+                return
+            }
+            running = true
+            Task { await self.runQueue(first: (request, [c])) }
+        }
+    }
+
+    private func runQueue(first: (request: ReloadRequest, waiters: [CheckedContinuation<ReloadReport, Never>])) async {
+        var job: (request: ReloadRequest, waiters: [CheckedContinuation<ReloadReport, Never>])? = first
+        while let current = job {
+            let report = await perform(current.request)
+            for w in current.waiters { w.resume(returning: report) }
+            job = pending
+            pending = nil
+        }
+        running = false
+    }
+
+    /// Validates and diffs against the live generation without changing anything (`?dry_run=1`).
+    public func dryRun(_ bytes: [UInt8]?) -> ReloadReport {
+        let start = ContinuousClock.now
+        let source = ReloadSource.http
+        let content: [UInt8]
+        switch readContent(bytes) {
+        case .success(let b): content = b
+        case .failure(let box): return box.report
+        }
+        let sha = ContentHash.sha256(content)
+        var report = baseReport(.dryRun, sha: sha, source: source)
+        let loaded = CatalogLoader.load(content, options: loadOptions)
+        guard let catalog = loaded.catalog else {
+            report.result = .rejected
+            report.errors = loaded.errors.map(Self.errorItem)
+            return report
+        }
+        let diff = CatalogDiff(from: live?.catalog ?? Catalog(servers: []), to: catalog)
+        fill(&report, diff: diff, servers: catalog.servers.count, start: start)
+        return report
+    }
+
+    private var loadOptions: CatalogLoadOptions {
+        CatalogLoadOptions(dialect: .auto, environment: .expand(settings.environment), limits: settings.limits)
+    }
+
+    private func readContent(_ bytes: [UInt8]?) -> Result<[UInt8], ReloadReportBox> {
+        if let bytes { return .success(bytes) }
+        guard let path = settings.configPath else {
+            var r = baseReport(.rejected, sha: "", source: .http)
+            r.errors = [
+                ReloadReport.ErrorItem(
+                    path: "", line: 1, column: 1,
+                    message: "the request has no body and the gateway has no --config to re-read",
+                    hint: "send the catalog as the request body")
+            ]
+            return .failure(ReloadReportBox(r))
+        }
+        do {
+            return .success(try FileIO.read(path, limit: settings.limits.maxBytes))
+        } catch {
+            var r = baseReport(.rejected, sha: "", source: .http)
+            r.errors = [
+                ReloadReport.ErrorItem(
+                    path: "", line: 1, column: 1, message: error.description,
+                    hint: "check the mount and the file's permissions")
+            ]
+            return .failure(ReloadReportBox(r))
+        }
+    }
+
+    private func perform(_ request: ReloadRequest) async -> ReloadReport {
+        let start = ContinuousClock.now
+        var report = await apply(request, start: start)
+        report.duration_ms = Self.milliseconds(ContinuousClock.now - start)
+        report.source = request.source
+        record(report)
+        if report.result == .applied || report.result == .unchanged { request.onApplied?() }
+        return report
+    }
+
+    private func apply(_ request: ReloadRequest, start: ContinuousClock.Instant) async -> ReloadReport {
+        let content: [UInt8]
+        switch readContent(request.bytes) {
+        case .success(let b): content = b
+        case .failure(let box): return box.report
+        }
+        let sha = ContentHash.sha256(content)
+        if let authorize = request.authorize, let refusal = authorize(content, sha) {
+            var r = baseReport(.refused, sha: sha, source: request.source)
+            r.reason = refusal.reason.rawValue
+            r.message = refusal.message
+            return r
+        }
+        if let live, live.sha256 == sha {
+            var r = baseReport(.unchanged, sha: sha, source: request.source)
+            r.unchanged = live.catalog.servers.map(\.id)
+            r.servers_loaded = live.backends.count
+            return r
+        }
+        let loaded = CatalogLoader.load(content, options: loadOptions)
+        guard let catalog = loaded.catalog else {
+            var r = baseReport(.rejected, sha: sha, source: request.source)
+            r.errors = loaded.errors.map(Self.errorItem)
+            return r
+        }
+        let old = live
+        let diff = CatalogDiff(from: old?.catalog ?? Catalog(servers: []), to: catalog)
+        let modifiedIDs = Set(diff.modified.map(\.id))
+
+        // Unchanged servers carry their instance; the others get a new one.
+        var backends: [Backend] = []
+        var fresh: [Backend] = []
+        for server in catalog.servers {
+            if let carried = old?.backend(server.id), !modifiedIDs.contains(server.id) {
+                backends.append(carried)
+            } else {
+                let b = makeBackend(server)
+                backends.append(b)
+                fresh.append(b)
+            }
+        }
+        // Warm before the swap: a modified server that is running now, and any new `prestart` server.
+        let warm = fresh.filter { b in
+            b.definition.prestart || (old?.backend(b.id)?.isRunning ?? false)
+        }
+        if let failure = await warmUp(warm) {
+            for b in fresh { await b.stop(to: .stopped) }
+            var r = baseReport(.rolledBack, sha: sha, source: request.source)
+            r.server = failure.server
+            r.error = failure.message
+            fill(&r, diff: diff, servers: catalog.servers.count, start: start)
+            return r
+        }
+
+        generationCounter += 1
+        let generation = Generation(number: generationCounter, sha256: sha, catalog: catalog, backends: backends)
+        live = generation
+        // Removed and replaced instances drain and stop behind the swap.
+        let kept = Set(backends.map(\.instance))
+        for b in old?.backends ?? [] where !kept.contains(b.instance) {
+            b.retire()
+            let timeout = b.definition.drainTimeout.duration
+            let metrics = self.metrics
+            draining.append(
+                Task {
+                    let began = ContinuousClock.now
+                    await b.drainAndStop(timeout: timeout)
+                    metrics.drainDuration.observe(Self.seconds(ContinuousClock.now - began))
+                })
+        }
+        draining.removeAll { $0.isCancelled }
+        var r = baseReport(.applied, sha: sha, source: request.source)
+        fill(&r, diff: diff, servers: catalog.servers.count, start: start)
+        if !diff.isEmpty { toolsChanged() }
+        return r
+    }
+
+    private struct WarmFailure: Error {
+        var server: String
+        var message: String
+    }
+
+    /// Starts backends concurrently; returns the first failure, if any.
+    private func warmUp(_ backends: [Backend]) async -> WarmFailure? {
+        guard !backends.isEmpty else { return nil }
+        return await withTaskGroup(of: WarmFailure?.self) { group in
+            for b in backends {
+                group.addTask {
+                    do {
+                        try await b.ensureStarted()
+                        return nil
+                    } catch {
+                        return WarmFailure(server: b.id, message: "\(error)")
+                    }
+                }
+            }
+            var first: WarmFailure?
+            for await result in group where first == nil { first = result }
+            return first
+        }
+    }
+
+    private func makeBackend(_ server: ServerDefinition) -> Backend {
+        Backend(
+            definition: server, environment: settings.environment, group: group, logger: logger,
+            stopGrace: settings.stopGrace, onToolsChanged: toolsChanged)
+    }
+
+    /// Waits for every drain in progress (shutdown, tests).
+    public func waitForDrains() async {
+        let tasks = draining
+        draining = []
+        for t in tasks { await t.value }
+    }
+
+    /// Stops every backend: in-flight calls get up to `timeout`, then processes are terminated.
+    public func shutdown(timeout: Duration) async {
+        let backends = live?.backends ?? []
+        for b in backends { b.retire() }
+        await withTaskGroup(of: Void.self) { group in
+            for b in backends { group.addTask { await b.drainAndStop(timeout: timeout) } }
+        }
+        await waitForDrains()
+    }
+
+    /// Stops servers idle longer than their `idle_ttl`.
+    public func stopIdle() async {
+        for b in live?.backends ?? [] { _ = await b.stopIfIdle() }
+    }
+
+    // MARK: Reports
+
+    private func baseReport(_ result: ReloadReport.Result, sha: String, source: ReloadSource) -> ReloadReport {
+        ReloadReport(
+            result: result, generation: live?.number ?? 0, config_sha256: sha.isEmpty ? (live?.sha256 ?? "") : sha,
+            source: source)
+    }
+
+    private func fill(_ r: inout ReloadReport, diff: CatalogDiff, servers: Int, start: ContinuousClock.Instant) {
+        r.added = diff.added
+        r.removed = diff.removed
+        r.modified = diff.modified.map(\.id)
+        r.unchanged = diff.unchanged
+        r.changed_fields =
+            diff.modified.isEmpty ? nil : Dictionary(uniqueKeysWithValues: diff.modified.map { ($0.id, $0.changed) })
+        r.servers_loaded = servers
+        r.generation = live?.number ?? 0
+        r.duration_ms = Self.milliseconds(ContinuousClock.now - start)
+    }
+
+    private func record(_ r: ReloadReport) {
+        lastReload = LastReload(
+            at: Date.now.timeIntervalSince1970, source: r.source, result: r.result, duration_ms: r.duration_ms,
+            generation: r.generation, config_sha256: r.config_sha256)
+        reloadCounts[r.result.rawValue, default: 0] += 1
+        metrics.reloads.increment(labels: ["result": r.result.rawValue, "source": r.source.rawValue])
+        metrics.reloadDuration.observe(r.duration_ms / 1000)
+        if let live {
+            metrics.setLive(generation: live.number, sha256: live.sha256)
+        }
+        var meta: Logger.Metadata = [
+            "reload.generation": "\(r.generation)", "reload.sha256": "\(r.config_sha256)",
+            "reload.source": "\(r.source.rawValue)", "reload.result": "\(r.result.rawValue)",
+            "reload.duration_ms": "\(String(format: "%.2f", r.duration_ms))",
+        ]
+        switch r.result {
+        case .applied:
+            meta["reload.added"] = "\(r.added)"
+            meta["reload.removed"] = "\(r.removed)"
+            meta["reload.modified"] = "\(r.modified)"
+            logger.info("reload applied", metadata: meta)
+        case .unchanged:
+            logger.info("reload unchanged: this content is already live", metadata: meta)
+        case .dryRun:
+            break
+        case .rejected:
+            meta["reload.errors"] = "\((r.errors ?? []).map { "\($0.line):\($0.column): \($0.path): \($0.message)" })"
+            logger.warning("reload rejected: the catalog is invalid; the live generation keeps serving", metadata: meta)
+        case .rolledBack:
+            meta["server.id"] = "\(r.server ?? "")"
+            meta["error"] = "\(r.error ?? "")"
+            logger.warning("reload rolled back: a warm start failed; the live generation keeps serving", metadata: meta)
+        case .refused:
+            meta["token.reason"] = "\(r.reason ?? "")"
+            meta["error"] = "\(r.message ?? "")"
+            logger.warning("reload refused: the token was not accepted", metadata: meta)
+        }
+    }
+
+    static func errorItem(_ d: CatalogDiagnostic) -> ReloadReport.ErrorItem {
+        ReloadReport.ErrorItem(path: d.path, line: d.line, column: d.column, message: d.message, hint: d.hint)
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    static func seconds(_ d: Duration) -> Double { milliseconds(d) / 1000 }
+}
+
+/// A report carried through `Result`'s failure side.
+struct ReloadReportBox: Error {
+    var report: ReloadReport
+    init(_ report: ReloadReport) { self.report = report }
+}

@@ -1,0 +1,278 @@
+import ArgumentParser
+import Foundation
+import HotswapClient
+import HotswapCore
+
+/// Where the gateway is, shared by the commands that talk to it.
+struct ControlOptions: ParsableArguments {
+    @Option(help: "The gateway's control socket. Env HOTSWAP_SOCKET. [default: /tmp/hotswap.sock]")
+    var socket: String?
+
+    @Option(help: "The gateway's TCP address instead, e.g. http://127.0.0.1:4444. Env HOTSWAP_URL.")
+    var url: String?
+
+    @Option(help: "Output: text or json (the gateway's answer as it is).")
+    var format: OutputFormat = .text
+
+    @Option(help: "How long to wait for the answer, in seconds.")
+    var timeout: Int = 120
+
+    func endpoint() throws -> ControlEndpoint {
+        if let url = url ?? (socket == nil ? Terminal.env("HOTSWAP_URL") : nil) {
+            guard let e = ControlEndpoint(url) else { throw ValidationError("--url '\(url)' is not http://HOST:PORT") }
+            return e
+        }
+        return .unix(path: socket ?? Terminal.env("HOTSWAP_SOCKET") ?? "/tmp/hotswap.sock")
+    }
+
+    /// Sends a request; an unreachable gateway is exit status 2 with the reason.
+    func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws
+        -> HTTPReply
+    {
+        do {
+            return try ControlClient.request(
+                try endpoint(), method: method, path: path, headers: headers, body: body, timeoutSeconds: timeout)
+        } catch let error as ControlClientError {
+            Terminal.error("cannot reach the gateway: \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+
+    func json(_ reply: HTTPReply) -> JSONValue {
+        (try? JSONValue.parse(reply.body)) ?? .object(["raw": .string(reply.text)])
+    }
+}
+
+/// Token flags for the mutating commands.
+struct SigningOptions: ParsableArguments {
+    @Option(
+        help:
+            "Signing key for a reload token (NAME.key.pem or NAME.secret); needed when the gateway has verify keys. Env HOTSWAP_SIGNING_KEY."
+    )
+    var key: String?
+
+    @Option(help: "Key id; defaults to NAME of the key file. Env HOTSWAP_KEY_ID.")
+    var kid: String?
+
+    @Option(help: "The gateway's --audience. Env HOTSWAP_AUDIENCE. [default: hotswap-gateway]")
+    var aud: String?
+
+    @Option(help: "Issuer written in the token. Env HOTSWAP_ISSUER. [default: hotswap-cli]")
+    var iss: String?
+
+    /// An Authorization header when a key is given.
+    func authorization(op: String, sha256: String?, server: String? = nil) throws -> [(String, String)] {
+        guard let path = key ?? Terminal.env("HOTSWAP_SIGNING_KEY") else { return [] }
+        do {
+            let signingKey = try TokenKey.load(path: path, kid: kid ?? Terminal.env("HOTSWAP_KEY_ID"))
+            let claims = try ReloadClaims.make(
+                op: op, sha256: sha256, audience: aud ?? Terminal.env("HOTSWAP_AUDIENCE") ?? "hotswap-gateway",
+                issuer: iss ?? Terminal.env("HOTSWAP_ISSUER") ?? "hotswap-cli", ttlSeconds: 60, server: server)
+            return [("Authorization", "Bearer \(try ReloadTokenSigner(key: signingKey).sign(claims))")]
+        } catch let error as KeyLoadError {
+            Terminal.error(error.description)
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Ask a running gateway to apply a catalog, and show what changed.",
+        discussion: """
+            With --config, sends that file's bytes; without, the gateway re-reads its own --config. \
+            With --key, signs a reload token for exactly those bytes (so --key needs --config).
+
+            Exit status: 0 applied or unchanged, 1 rejected, rolled back or refused, 2 unreachable.
+            """)
+
+    @OptionGroup var control: ControlOptions
+    @OptionGroup var signing: SigningOptions
+
+    @Option(help: "Catalog file to send; omit to have the gateway re-read its own --config.")
+    var config: String?
+
+    @Flag(help: "Validate and diff against the live catalog without applying.")
+    var dryRun = false
+
+    func run() throws {
+        var body: [UInt8] = []
+        if let config {
+            do { body = try FileIO.read(config) } catch {
+                Terminal.error(error.description)
+                throw ExitCode(2)
+            }
+        } else if signing.key != nil || Terminal.env("HOTSWAP_SIGNING_KEY") != nil {
+            throw ValidationError("--key signs the catalog's sha256, so it needs --config FILE")
+        }
+        let headers = try signing.authorization(op: "reload", sha256: config == nil ? nil : ContentHash.sha256(body))
+        let reply = try control.send(
+            "POST", "/admin/reload" + (dryRun ? "?dry_run=1" : ""), headers: headers, body: body)
+        let report = control.json(reply)
+        if control.format == .json {
+            print(report.prettyText)
+        } else {
+            Self.printReport(report, status: reply.status, file: config ?? "catalog")
+        }
+        let result = report["result"]?.stringValue ?? ""
+        if !["applied", "unchanged", "dry_run"].contains(result) { throw ExitCode(1) }
+    }
+
+    static func printReport(_ r: JSONValue, status: Int, file: String) {
+        let result = r["result"]?.stringValue ?? "HTTP \(status)"
+        let generation = r["generation"]?.intValue ?? 0
+        let sha = r["config_sha256"]?.stringValue ?? ""
+        let ms = r["duration_ms"]?.doubleValue.map { String(format: "%.1f ms", $0) } ?? ""
+        switch result {
+        case "refused":
+            Terminal.error("refused (\(status)): \(r["reason"]?.stringValue ?? ""): \(r["message"]?.stringValue ?? "")")
+            return
+        case "rejected":
+            for e in r["errors"]?.arrayValue ?? [] {
+                var line = "\(file):\(e["line"]?.intValue ?? 1):\(e["column"]?.intValue ?? 1): error: "
+                if let path = e["path"]?.stringValue, !path.isEmpty { line += "\(path): " }
+                line += e["message"]?.stringValue ?? ""
+                if let hint = e["hint"]?.stringValue { line += "\n  hint: \(hint)" }
+                Terminal.error(line)
+            }
+            Terminal.error("rejected: the catalog is invalid; generation \(generation) keeps serving")
+            return
+        case "rolled_back":
+            Terminal.error(
+                "rolled back: server '\(r["server"]?.stringValue ?? "?")' failed to start: \(r["error"]?.stringValue ?? "")"
+            )
+            Terminal.error("generation \(generation) keeps serving")
+            return
+        default:
+            break
+        }
+        print("\(result): generation \(generation), sha256 \(sha), \(ms)")
+        let fields = r["changed_fields"]?.objectValue ?? [:]
+        func list(_ key: String) -> String {
+            let ids = (r[key]?.arrayValue ?? []).compactMap(\.stringValue)
+            if ids.isEmpty { return "-" }
+            if key == "modified" {
+                return ids.map { id in
+                    let f = (fields[id]?.arrayValue ?? []).compactMap(\.stringValue)
+                    return f.isEmpty ? id : "\(id) (\(f.joined(separator: ", ")))"
+                }.joined(separator: ", ")
+            }
+            return ids.joined(separator: ", ")
+        }
+        for key in ["added", "removed", "modified", "unchanged"] {
+            print("  \((key + ":").padding(11))\(list(key))")
+        }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the gateway's live generation, hash and last reload.")
+
+    @OptionGroup var control: ControlOptions
+
+    func run() throws {
+        let reply = try control.send("GET", "/stats")
+        let s = control.json(reply)
+        if control.format == .json {
+            print(s.prettyText)
+            return
+        }
+        print("generation:  \(s["generation"]?.intValue ?? 0)")
+        print("sha256:      \(s["config_sha256"]?.stringValue ?? "-")")
+        print("ready:       \(s["ready"]?.boolValue == true ? "yes" : "no")")
+        print("servers:     \(s["servers"]?.intValue ?? 0)")
+        if let last = s["last_reload"], last != .null {
+            let ms = last["duration_ms"]?.doubleValue.map { String(format: "%.1f ms", $0) } ?? ""
+            print(
+                "last reload: \(last["result"]?.stringValue ?? "") from \(last["source"]?.stringValue ?? ""), \(ms)")
+        }
+        let counts = (s["reloads"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map {
+            "\($0.key) \($0.value.intValue ?? 0)"
+        }
+        print("reloads:     \(counts.isEmpty ? "-" : counts.joined(separator: ", "))")
+    }
+}
+
+struct ServersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "servers", abstract: "List the live servers: state, pid, calls in flight, restarts, tools.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Argument(help: "One server's id.")
+    var id: String?
+
+    func run() throws {
+        let reply = try control.send("GET", id.map { "/servers/\($0)" } ?? "/servers")
+        let body = control.json(reply)
+        if control.format == .json {
+            print(body.prettyText)
+        } else if reply.status != 200 {
+            Terminal.error(body["error"]?.stringValue ?? reply.text)
+        } else {
+            let rows = id == nil ? (body["servers"]?.arrayValue ?? []) : [body]
+            print(
+                "ID".padding(20) + "STATE".padding(10) + "PID".padding(9) + "IN-FLIGHT".padding(11)
+                    + "RESTARTS".padding(10) + "TOOLS")
+            for s in rows {
+                let pid = s["pid"]?.intValue.map { "\($0)" } ?? "-"
+                let tools = (s["tools"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",")
+                print(
+                    (s["id"]?.stringValue ?? "").padding(20) + (s["state"]?.stringValue ?? "").padding(10)
+                        + pid.padding(9)
+                        + "\(s["in_flight"]?.intValue ?? 0)".padding(11) + "\(s["restarts"]?.intValue ?? 0)".padding(10)
+                        + (tools.isEmpty ? "-" : tools))
+            }
+        }
+        if reply.status != 200 { throw ExitCode(1) }
+    }
+}
+
+struct ServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Stop, start or restart one server, drain-first.",
+        discussion: "stop: in-flight calls finish, then the process stops and calls are refused until start.")
+
+    enum Action: String, ExpressibleByArgument, CaseIterable { case stop, start, restart }
+
+    @OptionGroup var control: ControlOptions
+    @OptionGroup var signing: SigningOptions
+
+    @Argument(help: "stop, start or restart.")
+    var action: Action
+
+    @Argument(help: "The server's id.")
+    var id: String
+
+    func run() throws {
+        let headers = try signing.authorization(op: "server.\(action.rawValue)", sha256: nil, server: id)
+        let reply = try control.send("POST", "/servers/\(id)/\(action.rawValue)", headers: headers)
+        let body = control.json(reply)
+        if control.format == .json {
+            print(body.prettyText)
+        } else if reply.status == 200 {
+            print(
+                "\(id): \(action.rawValue) done, state \(body["state"]?.stringValue ?? "?"), pid \(body["pid"]?.intValue.map { "\($0)" } ?? "-")"
+            )
+        } else {
+            Terminal.error(
+                "\(id): \(action.rawValue) failed (\(reply.status)): \(body["message"]?.stringValue ?? body["error"]?.stringValue ?? reply.text)"
+            )
+        }
+        if reply.status != 200 { throw ExitCode(1) }
+    }
+}
+
+extension JSONValue {
+    /// Indented JSON for people.
+    var prettyText: String {
+        guard let data = try? JSONSerialization.jsonObject(with: Data(serialized), options: [.fragmentsAllowed]),
+            let pretty = try? JSONSerialization.data(
+                withJSONObject: data, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return text }
+        return String(decoding: pretty, as: UTF8.self)
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import HotswapCore
+import HotswapGateway
+import Logging
+
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Run the MCP gateway: serve the catalog's servers and hot-reload it drain-first.",
+        discussion: """
+            Clients speak MCP (Streamable HTTP) at /mcp on --listen and on the control socket. A reload \
+            (POST /admin/reload, SIGHUP, or the built-in watcher) swaps drain-first: unchanged servers keep \
+            their process, changed ones are started before the swap, removed ones finish their calls.
+
+            Process settings are flags (or HOTSWAP_* variables) and need a restart; the catalog is hot.
+            """)
+
+    @Option(help: "The catalog file, or a directory such as a ConfigMap mount. Env HOTSWAP_CONFIG.")
+    var config: String?
+
+    @Option(help: "The catalog's file name when --config is a directory. Env HOTSWAP_FILE.")
+    var file: String?
+
+    @Option(help: "TCP address for /mcp and the admin API. Env HOTSWAP_LISTEN. [default: 127.0.0.1:4444]")
+    var listen: String?
+
+    @Flag(help: "Serve on the control socket only, no TCP listener.")
+    var noListen = false
+
+    @Option(help: "Unix socket for the admin API and /mcp. Env HOTSWAP_SOCKET. [default: /tmp/hotswap.sock]")
+    var controlSocket: String?
+
+    @Option(help: "Make the control socket 0660 and owned by this group (default: 0600, the gateway's user only).")
+    var socketGroup: String?
+
+    @Option(
+        name: .customLong("verify-key"),
+        help:
+            "Public key (NAME.pub.pem) or secret (NAME.secret) that reload tokens must be signed with; repeat to rotate. Env HOTSWAP_VERIFY_KEY (comma-separated). Without one, only the gateway's own uid may reload, on the control socket."
+    )
+    var verifyKeys: [String] = []
+
+    @Option(
+        help:
+            "This gateway's name: the audience (aud) a token must name. Env HOTSWAP_AUDIENCE. [default: hotswap-gateway]"
+    )
+    var audience: String?
+
+    @Option(help: "Longest token lifetime accepted (exp - iat). [default: 5m]")
+    var tokenMaxTTL: String = "5m"
+
+    @Option(help: "File holding the token for SIGHUP reloads (written by the sidecar). Env HOTSWAP_TOKEN_FILE.")
+    var tokenFile: String?
+
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Watch --config and reload on change. Turn off (--no-watch, or HOTSWAP_WATCH=false) when a sidecar does it."
+    )
+    var watch: Bool?
+
+    @Option(help: "How often the watcher stats the catalog. [default: 500ms]")
+    var watchInterval: String = "500ms"
+
+    @Option(help: "New content must read the same again after this long before it is applied. [default: 200ms]")
+    var settle: String = "200ms"
+
+    @Option(help: "Hash the catalog this often even when stat shows no change. [default: 30s]")
+    var fullHashEvery: String = "30s"
+
+    @Option(help: "At SIGTERM, how long in-flight calls get before servers are stopped. [default: 10s]")
+    var shutdownTimeout: String = "10s"
+
+    @Option(help: "Origins allowed to call /mcp from a browser besides loopback; repeatable, * for any.")
+    var allowOrigin: [String] = []
+
+    @Option(help: "Log format: text or json. Env HOTSWAP_LOG_FORMAT. [default: text]")
+    var logFormat: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env HOTSWAP_LOG_LEVEL. [default: info]")
+    var logLevel: String?
+
+    func run() async throws {
+        let format = HotswapLogHandler.Format(rawValue: logFormat ?? Terminal.env("HOTSWAP_LOG_FORMAT") ?? "text")
+        guard let format else { throw ValidationError("--log-format must be text or json") }
+        guard let level = Logger.Level(rawValue: logLevel ?? Terminal.env("HOTSWAP_LOG_LEVEL") ?? "info") else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning or error")
+        }
+        HotswapLogHandler.bootstrap(format: format, level: level)
+        let logger = Logger(label: "hotswap.gateway")
+
+        guard let configPath = config ?? Terminal.env("HOTSWAP_CONFIG") else {
+            throw ValidationError("give --config FILE (or set HOTSWAP_CONFIG)")
+        }
+        var settings = GatewayConfiguration(config: configPath)
+        settings.configFile = file ?? Terminal.env("HOTSWAP_FILE") ?? "catalog.yaml"
+        settings.listen = noListen ? nil : (listen ?? Terminal.env("HOTSWAP_LISTEN") ?? "127.0.0.1:4444")
+        settings.controlSocket = controlSocket ?? Terminal.env("HOTSWAP_SOCKET") ?? "/tmp/hotswap.sock"
+        settings.socketGroup = socketGroup
+        settings.audience = audience ?? Terminal.env("HOTSWAP_AUDIENCE") ?? "hotswap-gateway"
+        settings.tokenFile = tokenFile ?? Terminal.env("HOTSWAP_TOKEN_FILE")
+        settings.watch =
+            watch
+            ?? (Terminal.env("HOTSWAP_WATCH").map { !["0", "false", "no", "off"].contains($0.lowercased()) } ?? true)
+        settings.watchInterval = try Self.duration(watchInterval, "--watch-interval", minimum: .milliseconds(10))
+        settings.settle = try Self.duration(settle, "--settle")
+        settings.fullHashEvery = try Self.duration(fullHashEvery, "--full-hash-every", minimum: .milliseconds(100))
+        settings.shutdownTimeout = try Self.duration(shutdownTimeout, "--shutdown-timeout")
+        settings.tokenMaxTTL = Int64(
+            try Self.duration(tokenMaxTTL, "--token-max-ttl", minimum: .seconds(1)).components.seconds)
+        settings.allowedOrigins = allowOrigin
+        var keyPaths = verifyKeys
+        if keyPaths.isEmpty, let env = Terminal.env("HOTSWAP_VERIFY_KEY") {
+            keyPaths = env.split(separator: ",").map { String($0) }
+        }
+        do {
+            settings.verifyKeys = try keyPaths.map { path throws(KeyLoadError) in try TokenKey.load(path: path) }
+        } catch {
+            Terminal.error("hotswap gateway: \(error.description)")
+            throw ExitCode(2)
+        }
+        logger.info(
+            "starting",
+            metadata: [
+                "config": "\(settings.configPath)", "listen": "\(settings.listen ?? "-")",
+                "socket": "\(settings.controlSocket ?? "-")", "watch": "\(settings.watch)",
+                "verify_keys": "\(settings.verifyKeys.map(\.kid))",
+            ])
+        do {
+            let gateway = try Gateway(configuration: settings, logger: logger)
+            try await gateway.run()
+        } catch let error as GatewaySetupError {
+            Terminal.error("hotswap gateway: \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+
+    static func duration(_ text: String, _ flag: String, minimum: Duration = .zero) throws -> Duration {
+        guard let d = CatalogDuration.parse(text), d.duration >= minimum else {
+            throw ValidationError("\(flag) '\(text)' is not a duration of at least \(minimum) (e.g. 500ms, 30s, 5m)")
+        }
+        return d.duration
+    }
+}
