@@ -67,7 +67,7 @@ public enum ControlClient {
             "\(method) \(path) HTTP/1.1\r\nHost: hotswap\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
-        try send(fd, Array(head.utf8) + body, endpoint)
+        try send(fd, Array(head.utf8) + body, endpoint, timeoutSeconds: timeoutSeconds)
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -154,12 +154,30 @@ public enum ControlClient {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    private static func send(_ fd: Int32, _ bytes: [UInt8], _ endpoint: ControlEndpoint) throws(ControlClientError) {
+    /// Writes the request, but stops early when the server has already answered (a 413 for a body it will not
+    /// read): waiting on both directions with poll(2), so a server that stops reading cannot block the client.
+    private static func send(_ fd: Int32, _ bytes: [UInt8], _ endpoint: ControlEndpoint, timeoutSeconds: Int)
+        throws(ControlClientError)
+    {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
+            var p = pollfd(fd: fd, events: Int16(POLLOUT | POLLIN), revents: 0)
+            let ready = poll(&p, 1, Int32(timeoutSeconds * 1000))
+            if ready < 0 {
                 if errno == EINTR { continue }
+                throw ControlClientError(endpoint: endpoint, message: "poll: \(String(cString: strerror(errno)))")
+            }
+            if ready == 0 {
+                throw ControlClientError(
+                    endpoint: endpoint, message: "timed out after \(timeoutSeconds)s sending the request")
+            }
+            if p.revents & Int16(POLLIN) != 0 { return }
+            let n = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                if errno == EPIPE || errno == ECONNRESET { return }
                 throw ControlClientError(endpoint: endpoint, message: "write: \(String(cString: strerror(errno)))")
             }
             offset += n

@@ -136,7 +136,11 @@ struct ReloadCommand: ParsableCommand {
                 if let hint = e["hint"]?.stringValue { line += "\n  hint: \(hint)" }
                 Terminal.error(line)
             }
-            Terminal.error("rejected: the catalog is invalid; generation \(generation) keeps serving")
+            if let message = r["message"]?.stringValue {
+                Terminal.error("rejected: \(message)")
+            } else {
+                Terminal.error("rejected: the catalog is invalid; generation \(generation) keeps serving")
+            }
             return
         case "rolled_back":
             Terminal.error(

@@ -5,9 +5,11 @@ import HotswapTestSupport
 import Testing
 
 /// A catalog of demo servers with this test's marker.
-func catalog(_ marker: String, _ servers: [(id: String, name: String?, extra: String)], defaults: String = "") -> String {
+func catalog(_ marker: String, _ servers: [(id: String, name: String?, extra: String)], defaults: String = "") -> String
+{
     "version: 1\n\(defaults)servers:\n"
-        + servers.map { GatewayProcess.demo($0.id, name: $0.name, marker: marker, extra: $0.extra) }.joined(separator: "\n")
+        + servers.map { GatewayProcess.demo($0.id, name: $0.name, marker: marker, extra: $0.extra) }.joined(
+            separator: "\n")
 }
 
 func marker() -> String { "t\(UInt32.random(in: 0...UInt32.max))" }
@@ -136,18 +138,23 @@ struct ReloadTests {
         #expect(try client.tool("b__whoami").hasPrefix("b-\(m)"))
         try await eventually("the warmed a2 to be stopped") { GatewayProcess.processes(matching: "a2-\(m)").isEmpty }
         // prestart servers are part of the all-or-nothing too.
-        let prestart = catalog(m, [("a", nil, ""), ("b", nil, "")]) + "\n  - id: c\n    prestart: true\n    runtime: {type: local-process, command: no-such-command-\(m)}\n"
+        let prestart =
+            catalog(m, [("a", nil, ""), ("b", nil, "")])
+            + "\n  - id: c\n    prestart: true\n    runtime: {type: local-process, command: no-such-command-\(m)}\n"
         let (status2, report2) = try gw.reload(prestart)
         #expect(status2 == 409 && report2["server"] == "c", "\(report2.text)")
         try await gw.finish()
     }
 
-    @Test("invalid catalog: 422 with line and column, nothing changes; empty body re-reads --config; live hash is unchanged")
+    @Test(
+        "invalid catalog: 422 with line and column, nothing changes; empty body re-reads --config; live hash is unchanged"
+    )
     func rejectedAndUnchanged() async throws {
         let m = marker()
         let text = catalog(m, [("a", nil, "")])
         let gw = try await GatewayProcess(catalog: text, marker: m)
-        let (status, report) = try gw.reload("version: 1\nservers:\n  - id: a\n    runtime:\n      type: local-process\n      comand: x\n")
+        let (status, report) = try gw.reload(
+            "version: 1\nservers:\n  - id: a\n    runtime:\n      type: local-process\n      comand: x\n")
         #expect(status == 422)
         #expect(report["result"] == "rejected")
         let error = try #require(report["errors"]?.arrayValue?.first { $0["path"] == "servers[0].runtime.comand" })
@@ -178,11 +185,16 @@ struct ReloadTests {
         let gw = try await GatewayProcess(
             catalog: catalog(m, [("slow", nil, "    drain_timeout: 1s\n    request_timeout: 60s")]), marker: m)
         let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
-        let pid = try #require(try { _ = try client.tool("slow__whoami"); return try gw.pid("slow") }())
+        let pid = try #require(
+            try {
+                _ = try client.tool("slow__whoami"); return try gw.pid("slow")
+            }())
         let call = Task {
             try await onThread { try client.call("tools/call", ["name": "slow__sleep", "arguments": ["seconds": 30]]) }
         }
-        try await eventually("the long call to be in flight") { try gw.json("GET", "/servers/slow").1["in_flight"] == 1 }
+        try await eventually("the long call to be in flight") {
+            try gw.json("GET", "/servers/slow").1["in_flight"] == 1
+        }
         let started = ContinuousClock.now
         let (status, _) = try gw.reload("version: 1\nservers: []\n")
         #expect(status == 200)
@@ -218,7 +230,8 @@ struct ReloadTests {
     func watcher() async throws {
         let m = marker()
         let gw = try await GatewayProcess(
-            catalog: catalog(m, [("a", nil, "")]), arguments: ["--watch-interval", "100ms", "--settle", "50ms"], marker: m)
+            catalog: catalog(m, [("a", nil, "")]), arguments: ["--watch-interval", "100ms", "--settle", "50ms"],
+            marker: m)
         let tmp = gw.dir.file(".catalog.yaml.swp")
         try Data(catalog(m, [("a", nil, ""), ("b", nil, "")]).utf8).write(to: URL(fileURLWithPath: tmp))
         #expect(rename(tmp, gw.configPath) == 0)

@@ -45,8 +45,8 @@ public final class GatewayProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.product("hotswap"))
         process.arguments =
-            ["gateway", "--config", configPath, "--control-socket", socket, "--no-listen", "--shutdown-timeout", "5s"]
-            + arguments
+            ["gateway", "--config", configPath, "--control-socket", socket, "--shutdown-timeout", "5s"]
+            + (arguments.contains("--listen") ? [] : ["--no-listen"]) + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
@@ -169,7 +169,8 @@ public final class MCPTestClient: @unchecked Sendable {
     public func post(_ message: JSONValue) throws -> HTTPReply {
         var headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
         if let sessionID { headers.append(("Mcp-Session-Id", sessionID)) }
-        return try ControlClient.request(endpoint, method: "POST", path: "/mcp", headers: headers, body: message.serialized)
+        return try ControlClient.request(
+            endpoint, method: "POST", path: "/mcp", headers: headers, body: message.serialized)
     }
 
     /// Sends a request and returns the whole JSON-RPC response.
