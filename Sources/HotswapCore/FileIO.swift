@@ -16,6 +16,13 @@ public enum FileIO {
         /// The file was refused for its size, not for an I/O error.
         public var tooLarge = false
         public var description: String { "\(path): \(reason)" }
+
+        public init(path: String, reason: String, errno: Int32?, tooLarge: Bool = false) {
+            self.path = path
+            self.reason = reason
+            self.errno = errno
+            self.tooLarge = tooLarge
+        }
     }
 
     /// Reads a whole file. Refuses files larger than `limit` without reading them.
