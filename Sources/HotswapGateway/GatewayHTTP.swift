@@ -225,8 +225,8 @@ public struct GatewayRoutes: Sendable {
         if let last {
             body["last_reload"] = [
                 "at": .double(last.at), "source": .string(last.source.rawValue),
-                "result": .string(last.result.rawValue), "duration_ms": .double(last.duration_ms),
-                "generation": .int(Int64(last.generation)), "config_sha256": .string(last.config_sha256),
+                "result": .string(last.result.rawValue), "duration_ms": .double(last.durationMs),
+                "generation": .int(Int64(last.generation)), "config_sha256": .string(last.configSha256),
             ]
         } else {
             body["last_reload"] = .null

@@ -271,7 +271,7 @@ struct WatchService: Service {
         settings.settle = configuration.settle
         settings.fullHashEvery = configuration.fullHashEvery
         var poller = CatalogPoller(settings: settings)
-        if !initial.config_sha256.isEmpty { poller.markSettled(hash: initial.config_sha256) }
+        if !initial.configSha256.isEmpty { poller.markSettled(hash: initial.configSha256) }
         logger.info(
             "watching the catalog for changes",
             metadata: ["watch.path": "\(poller.resolvedPath())", "watch.interval": "\(configuration.watchInterval)"])

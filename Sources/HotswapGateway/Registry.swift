@@ -49,20 +49,28 @@ public struct ReloadReport: Sendable, Codable {
 
     public var result: Result
     public var generation: Int
-    public var config_sha256: String
+    public var configSha256: String
     public var source: ReloadSource
     public var added: [String] = []
     public var removed: [String] = []
     public var modified: [String] = []
     public var unchanged: [String] = []
-    public var changed_fields: [String: [String]]?
-    public var servers_loaded: Int = 0
-    public var duration_ms: Double = 0
+    public var changedFields: [String: [String]]?
+    public var serversLoaded: Int = 0
+    public var durationMs: Double = 0
     public var errors: [ErrorItem]?
     public var server: String?
     public var error: String?
     public var reason: String?
     public var message: String?
+
+    enum CodingKeys: String, CodingKey {
+        case result, generation, source, added, removed, modified, unchanged, errors, server, error, reason, message
+        case configSha256 = "config_sha256"
+        case changedFields = "changed_fields"
+        case serversLoaded = "servers_loaded"
+        case durationMs = "duration_ms"
+    }
 
     /// 200 applied/unchanged/dry run, 422 rejected, 409 rolled back, 401/403 refused.
     public var httpStatus: Int {
@@ -117,9 +125,15 @@ public actor Registry {
         public var at: Double
         public var source: ReloadSource
         public var result: ReloadReport.Result
-        public var duration_ms: Double
+        public var durationMs: Double
         public var generation: Int
-        public var config_sha256: String
+        public var configSha256: String
+
+        enum CodingKeys: String, CodingKey {
+            case at, source, result, generation
+            case durationMs = "duration_ms"
+            case configSha256 = "config_sha256"
+        }
     }
 
     private let settings: Settings
@@ -244,7 +258,7 @@ public actor Registry {
     private func perform(_ request: ReloadRequest) async -> ReloadReport {
         let start = ContinuousClock.now
         var report = await apply(request, start: start)
-        report.duration_ms = Self.milliseconds(ContinuousClock.now - start)
+        report.durationMs = Self.milliseconds(ContinuousClock.now - start)
         report.source = request.source
         record(report)
         if report.result == .applied || report.result == .unchanged { request.onApplied?() }
@@ -267,7 +281,7 @@ public actor Registry {
         if let live, live.sha256 == sha {
             var r = baseReport(.unchanged, sha: sha, source: request.source)
             r.unchanged = live.catalog.servers.map(\.id)
-            r.servers_loaded = live.backends.count
+            r.serversLoaded = live.backends.count
             return r
         }
         let loaded = CatalogLoader.load(content, options: loadOptions)
@@ -385,7 +399,7 @@ public actor Registry {
 
     private func baseReport(_ result: ReloadReport.Result, sha: String, source: ReloadSource) -> ReloadReport {
         ReloadReport(
-            result: result, generation: live?.number ?? 0, config_sha256: sha.isEmpty ? (live?.sha256 ?? "") : sha,
+            result: result, generation: live?.number ?? 0, configSha256: sha.isEmpty ? (live?.sha256 ?? "") : sha,
             source: source)
     }
 
@@ -394,27 +408,27 @@ public actor Registry {
         r.removed = diff.removed
         r.modified = diff.modified.map(\.id)
         r.unchanged = diff.unchanged
-        r.changed_fields =
+        r.changedFields =
             diff.modified.isEmpty ? nil : Dictionary(uniqueKeysWithValues: diff.modified.map { ($0.id, $0.changed) })
-        r.servers_loaded = servers
+        r.serversLoaded = servers
         r.generation = live?.number ?? 0
-        r.duration_ms = Self.milliseconds(ContinuousClock.now - start)
+        r.durationMs = Self.milliseconds(ContinuousClock.now - start)
     }
 
     private func record(_ r: ReloadReport) {
         lastReload = LastReload(
-            at: Date.now.timeIntervalSince1970, source: r.source, result: r.result, duration_ms: r.duration_ms,
-            generation: r.generation, config_sha256: r.config_sha256)
+            at: Date.now.timeIntervalSince1970, source: r.source, result: r.result, durationMs: r.durationMs,
+            generation: r.generation, configSha256: r.configSha256)
         reloadCounts[r.result.rawValue, default: 0] += 1
         metrics.reloads.increment(labels: ["result": r.result.rawValue, "source": r.source.rawValue])
-        metrics.reloadDuration.observe(r.duration_ms / 1000)
+        metrics.reloadDuration.observe(r.durationMs / 1000)
         if let live {
             metrics.setLive(generation: live.number, sha256: live.sha256)
         }
         var meta: Logger.Metadata = [
-            "reload.generation": "\(r.generation)", "reload.sha256": "\(r.config_sha256)",
+            "reload.generation": "\(r.generation)", "reload.sha256": "\(r.configSha256)",
             "reload.source": "\(r.source.rawValue)", "reload.result": "\(r.result.rawValue)",
-            "reload.duration_ms": "\(String(format: "%.2f", r.duration_ms))",
+            "reload.durationMs": "\(String(format: "%.2f", r.durationMs))",
         ]
         switch r.result {
         case .applied:

@@ -41,13 +41,18 @@ final class MemoryFileSystem: WatchFileSystem, @unchecked Sendable {
 
     func set(_ path: String, _ text: String, keepStamp: Bool = false) {
         inode += 1
-        let stamp = keepStamp ? files[path]!.stamp : FileStamp(device: 1, inode: inode, size: Int64(text.utf8.count), mtime: Int64(inode), ctime: Int64(inode))
+        let stamp =
+            keepStamp
+            ? files[path]!.stamp
+            : FileStamp(device: 1, inode: inode, size: Int64(text.utf8.count), mtime: Int64(inode), ctime: Int64(inode))
         files[path] = (Array(text.utf8), stamp)
     }
 
     func stamp(_ path: String) -> FileStamp? { files[path]?.stamp }
     func read(_ path: String, limit: Int) throws(FileIO.Failure) -> [UInt8] {
-        guard let f = files[path] else { throw FileIO.Failure(path: path, reason: "cannot open: No such file", errno: 2) }
+        guard let f = files[path] else {
+            throw FileIO.Failure(path: path, reason: "cannot open: No such file", errno: 2)
+        }
         return f.bytes
     }
     func isDirectory(_ path: String) -> Bool { directories.contains(path) }
@@ -72,7 +77,9 @@ struct CatalogPollerTests {
         guard case .settling(_, let after) = p.poll(now: t0) else { Issue.record("expected settling"); return }
         #expect(after == .milliseconds(200))
         guard case .settling = p.poll(now: t0 + .milliseconds(100)) else { Issue.record("too early"); return }
-        #expect(p.poll(now: t0 + .milliseconds(200)) == .settled(bytes: Array("a".utf8), hash: ContentHash.sha256(Array("a".utf8))))
+        #expect(
+            p.poll(now: t0 + .milliseconds(200))
+                == .settled(bytes: Array("a".utf8), hash: ContentHash.sha256(Array("a".utf8))))
         #expect(p.poll(now: t0 + .milliseconds(700)) == .unchanged)
     }
 
@@ -87,7 +94,9 @@ struct CatalogPollerTests {
             guard case .settling = p.poll(now: now) else { Issue.record("chunk \(chunk) settled"); return }
             now += .milliseconds(250)
         }
-        guard case .settled(let bytes, _) = p.poll(now: now) else { Issue.record("final content did not settle"); return }
+        guard case .settled(let bytes, _) = p.poll(now: now) else {
+            Issue.record("final content did not settle"); return
+        }
         #expect(bytes.count == 50)
     }
 
