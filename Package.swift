@@ -72,7 +72,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "hotswap-bench",
-            dependencies: ["HotswapCore", "HotswapClient"]
+            dependencies: [
+                "HotswapCore", "HotswapClient", "HotswapGateway",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "HotswapTestSupport",

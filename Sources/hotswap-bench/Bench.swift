@@ -4,7 +4,7 @@ import HotswapCore
 /// `swift run -c release hotswap-bench`: the figures the issues ask for, measured on this machine.
 @main
 struct Bench {
-    static func main() throws {
+    static func main() async throws {
         let args = CommandLine.arguments.dropFirst()
         let quick = args.contains("--quick")
         if args.contains("--profile-validate") {
@@ -27,7 +27,13 @@ struct Bench {
         }
         print("hotswap-bench  \(Machine.describe())")
         print("")
-        try core(iterations: quick ? 5 : 50, tokenIterations: quick ? 200 : 5000)
+        if !args.contains("--gateway-only") {
+            try core(iterations: quick ? 5 : 50, tokenIterations: quick ? 200 : 5000)
+            print("")
+        }
+        if !args.contains("--core-only") {
+            try await GatewayBench.run(quick: quick)
+        }
     }
 
     /// Validate + diff of a 1,000-server catalog, and token verification.

@@ -1,0 +1,211 @@
+import Foundation
+import HotswapClient
+import HotswapCore
+import HotswapGateway
+import Logging
+import NIOPosix
+
+/// Gateway figures: apply time, call overhead, and calls to an unchanged server during a reload storm.
+enum GatewayBench {
+    static var demoServer: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "mcp-demo-server"
+        ).path
+    }
+
+    static func catalog(servers: Int, variant: Int, demo: String) -> [UInt8] {
+        var out = "version: 1\nservers:\n"
+        for i in 0..<servers {
+            let name = i == 1 ? "s\(i)-v\(variant)" : "s\(i)"
+            out += "  - id: s\(i)\n    runtime: {type: local-process, command: \(demo), args: [--name, \(name)]}\n"
+        }
+        return Array(out.utf8)
+    }
+
+    static func registry(logger: Logger) -> (Registry, GatewayMetrics) {
+        let metrics = GatewayMetrics()
+        var settings = Registry.Settings(configPath: nil, environment: ProcessInfo.processInfo.environment)
+        settings.stopGrace = .seconds(2)
+        return (
+            Registry(
+                settings: settings, group: MultiThreadedEventLoopGroup.singleton, logger: logger, metrics: metrics),
+            metrics
+        )
+    }
+
+    static func run(quick: Bool) async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let demo = demoServer
+        guard FileManager.default.isExecutableFile(atPath: demo) else {
+            throw BenchFailure("\(demo) is missing: build it (scripts/bench builds every product)")
+        }
+        var rows: [Samples] = []
+
+        // Apply: a reload that changes one cold server (no process to warm), measured from submit to answer.
+        for size in [10, 1000] {
+            let (registry, _) = registry(logger: logger)
+            _ = await registry.submit(
+                ReloadRequest(bytes: catalog(servers: size, variant: 0, demo: demo), source: .socket))
+            var apply = Samples("apply \(size)-server catalog, 1 changed (no warm start)")
+            let versions = (1...2).map { catalog(servers: size, variant: $0, demo: demo) }
+            for i in 0..<(quick ? 5 : (size == 10 ? 200 : 30)) {
+                let t0 = ContinuousClock.now
+                let report = await registry.submit(ReloadRequest(bytes: versions[i % 2], source: .socket))
+                apply.add(ContinuousClock.now - t0)
+                precondition(report.result == .applied, "\(report)")
+            }
+            rows.append(apply)
+            await registry.shutdown(timeout: .seconds(1))
+        }
+
+        // Calls: straight to a demo server over stdio, and through the gateway's MCP endpoint (routing, lease,
+        // JSON-RPC rewrite), both in this process; then through a real gateway process over its Unix socket.
+        let n = quick ? 300 : 3000
+        let child = try ChildProcess.spawn(
+            command: demo, arguments: ["--name", "direct"], environment: ProcessInfo.processInfo.environment,
+            workingDirectory: nil)
+        let direct = try await StdioConnection.connect(
+            to: child, serverID: "direct", group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        _ = try await direct.request(
+            method: "initialize",
+            params: [
+                "protocolVersion": "2025-11-25", "capabilities": [:], "clientInfo": ["name": "b", "version": "1"],
+            ], timeout: .seconds(10))
+        var directSamples = Samples("tools/call echo, direct to mcp-demo-server (stdio)")
+        let echo: JSONValue = ["name": "echo", "arguments": ["text": "hello"]]
+        for _ in 0..<n {
+            let t0 = ContinuousClock.now
+            _ = try await direct.request(method: "tools/call", params: echo, timeout: .seconds(10))
+            directSamples.add(ContinuousClock.now - t0)
+        }
+        direct.close()
+        await child.terminate(grace: .seconds(1))
+
+        let (registry, metrics) = registry(logger: logger)
+        _ = await registry.submit(ReloadRequest(bytes: catalog(servers: 10, variant: 0, demo: demo), source: .socket))
+        let endpoint = MCPEndpoint(registry: registry, metrics: metrics, logger: logger)
+        let initialize: JSONValue = [
+            "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": ["protocolVersion": "2025-11-25"],
+        ]
+        let reply = await endpoint.post(body: initialize.serialized, sessionID: nil, protocolVersion: nil)
+        let session = reply.headers.first { $0.0 == "Mcp-Session-Id" }?.1
+        let call = JSONValue.object([
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": ["name": "s0__echo", "arguments": ["text": "hello"]],
+        ]).serialized
+        _ = await endpoint.post(body: call, sessionID: session, protocolVersion: nil)
+        var gatewaySamples = Samples("tools/call echo, through the gateway (in process)")
+        for _ in 0..<n {
+            let t0 = ContinuousClock.now
+            let r = await endpoint.post(body: call, sessionID: session, protocolVersion: nil)
+            gatewaySamples.add(ContinuousClock.now - t0)
+            precondition(r.status == 200)
+        }
+        rows += [directSamples, gatewaySamples]
+
+        // Calls to an unchanged server while another server is reloaded back to back.
+        var steady = Samples("call to an unchanged server, steady")
+        for _ in 0..<n {
+            let t0 = ContinuousClock.now
+            _ = await endpoint.post(body: call, sessionID: session, protocolVersion: nil)
+            steady.add(ContinuousClock.now - t0)
+        }
+        let storm = Task {
+            var i = 1
+            while !Task.isCancelled {
+                _ = await registry.submit(
+                    ReloadRequest(bytes: catalog(servers: 10, variant: i, demo: demo), source: .socket))
+                i += 1
+            }
+            return i
+        }
+        var during = Samples("call to an unchanged server, during a reload storm")
+        for _ in 0..<n {
+            let t0 = ContinuousClock.now
+            let r = await endpoint.post(body: call, sessionID: session, protocolVersion: nil)
+            during.add(ContinuousClock.now - t0)
+            precondition(r.body?["result"] != nil, "a call failed during the storm")
+        }
+        storm.cancel()
+        let reloads = await storm.value
+        rows += [steady, during]
+        await registry.shutdown(timeout: .seconds(2))
+
+        // A real gateway process, over its control socket (one connection per call, as curl would).
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotswap-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("catalog.yaml").path
+        try Data(catalog(servers: 10, variant: 0, demo: demo)).write(to: URL(fileURLWithPath: config))
+        let socket = dir.appendingPathComponent("s.sock").path
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("hotswap")
+        gateway.arguments = [
+            "gateway", "--config", config, "--control-socket", socket, "--no-listen", "--no-watch", "--log-level",
+            "error",
+        ]
+        try gateway.run()
+        defer { gateway.terminate(); gateway.waitUntilExit() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status != 200 {
+            guard ContinuousClock.now < deadline else { throw BenchFailure("the gateway did not get ready") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let client = try MCPBenchClient(socket: socket)
+        _ = try client.call(call)
+        var http = Samples("tools/call echo, gateway process over its Unix socket")
+        for _ in 0..<n {
+            let t0 = ContinuousClock.now
+            _ = try client.call(call)
+            http.add(ContinuousClock.now - t0)
+        }
+        rows.append(http)
+        let reloadBody = catalog(servers: 10, variant: 99, demo: demo)
+        var reloadHTTP = Samples("POST /admin/reload, 10 servers, 1 changed (socket round trip)")
+        for i in 0..<(quick ? 5 : 50) {
+            let body = i % 2 == 0 ? reloadBody : catalog(servers: 10, variant: 0, demo: demo)
+            let t0 = ContinuousClock.now
+            let r = try ControlClient.request(.unix(path: socket), method: "POST", path: "/admin/reload", body: body)
+            reloadHTTP.add(ContinuousClock.now - t0)
+            precondition(r.status == 200)
+        }
+        rows.append(reloadHTTP)
+        Samples.printTable(rows)
+        print("")
+        print("reloads during the storm: \(reloads - 1)")
+        let overhead = gatewaySamples.percentile(0.5) - directSamples.percentile(0.5)
+        print("gateway overhead at p50 (in process): \(Samples.format(overhead))")
+        let ratio =
+            Double(
+                during.percentile(0.99).components.attoseconds + during.percentile(0.99).components.seconds
+                    * 1_000_000_000_000_000_000)
+            / Double(
+                steady.percentile(0.99).components.attoseconds + steady.percentile(0.99).components.seconds
+                    * 1_000_000_000_000_000_000)
+        print(String(format: "p99 during the storm / steady p99: %.2fx", ratio))
+    }
+}
+
+/// An MCP session over the gateway's Unix socket, one HTTP connection per call.
+struct MCPBenchClient {
+    let socket: String
+    let session: String
+
+    init(socket: String) throws {
+        self.socket = socket
+        let initialize: JSONValue = [
+            "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": ["protocolVersion": "2025-11-25"],
+        ]
+        let reply = try ControlClient.request(
+            .unix(path: socket), method: "POST", path: "/mcp", body: initialize.serialized)
+        guard let sid = reply.header("Mcp-Session-Id") else { throw BenchFailure("initialize failed: \(reply.text)") }
+        session = sid
+    }
+
+    func call(_ body: [UInt8]) throws -> HTTPReply {
+        try ControlClient.request(
+            .unix(path: socket), method: "POST", path: "/mcp", headers: [("Mcp-Session-Id", session)], body: body)
+    }
+}
