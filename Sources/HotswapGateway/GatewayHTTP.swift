@@ -137,7 +137,7 @@ public struct GatewayRoutes: Sendable {
         }
         router.get("/healthz") { _, _ in Self.json(200, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
-            await registry.isReady
+            registry.isReady
                 ? Self.json(200, ["status": "ready"])
                 : Self.json(503, ["status": "not ready", "message": "no catalog is live yet"])
         }
@@ -210,7 +210,7 @@ public struct GatewayRoutes: Sendable {
     }
 
     private func stats() async -> Response {
-        let live = await registry.live
+        let live = registry.live
         let last = await registry.lastReload
         let counts = await registry.reloadCounts
         var body: [String: JSONValue] = [
@@ -235,7 +235,7 @@ public struct GatewayRoutes: Sendable {
     }
 
     private func servers(_ id: String?) async -> Response {
-        guard let live = await registry.live else {
+        guard let live = registry.live else {
             return id == nil
                 ? Self.json(200, ["generation": 0, "servers": []]) : Self.json(404, ["error": "no catalog is live"])
         }
@@ -267,7 +267,7 @@ public struct GatewayRoutes: Sendable {
         case .failure(let refusal): return Self.refused(refusal)
         case .success(let c): claims = c
         }
-        guard let backend = await registry.live?.backend(id) else {
+        guard let backend = registry.live?.backend(id) else {
             return Self.json(404, ["error": "no server '\(id)' in the live catalog"])
         }
         do {
@@ -291,7 +291,7 @@ public struct GatewayRoutes: Sendable {
     }
 
     private func metricsText() async -> Response {
-        if let live = await registry.live {
+        if let live = registry.live {
             var states: [String: Int] = [:]
             var inflight: [([String: String], Double)] = []
             for b in live.backends {

@@ -216,16 +216,26 @@ struct SighupService: Service {
     let verifier: ReloadTokenVerifier?
     let logger: Logger
 
+    /// After a SIGHUP reload, signals that arrive within this window wait for it and fold into one follow-up,
+    /// so a burst (a sidecar and an operator at once, a loop of `kill -HUP`) costs at most two reloads.
+    static let quietPeriod: Duration = .milliseconds(100)
+
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
+        // A stream that holds at most one pending signal: everything that arrives while a reload runs is one.
+        let (pending, mark) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withDiscardingTaskGroup { group in
-            // Each signal is submitted without waiting, so a burst lands in the registry's queue together and
-            // coalesces into at most one follow-up reload.
+            group.addTask {
+                for await _ in pending {
+                    _ = await registry.submit(request())
+                    try? await Task.sleep(for: Self.quietPeriod)
+                }
+            }
             for await _ in signals.cancelOnGracefulShutdown() {
                 logger.info("SIGHUP: re-reading the catalog", metadata: ["config": "\(configuration.configPath)"])
-                let request = request()
-                group.addTask { _ = await registry.submit(request) }
+                mark.yield()
             }
+            mark.finish()
         }
     }
 

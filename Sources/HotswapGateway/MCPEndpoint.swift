@@ -153,7 +153,7 @@ public final class MCPEndpoint: Sendable {
     /// Every live server's tools, prefixed, in catalog order. Servers that have never run are started to learn
     /// their tools; one that fails to start is left out (and logged), not fatal to the list.
     public func listTools() async -> [JSONValue] {
-        guard let generation = await registry.live else { return [] }
+        guard let generation = registry.live else { return [] }
         let lists = await withTaskGroup(of: (Int, [JSONValue]).self) { group in
             for (index, backend) in generation.backends.enumerated() {
                 group.addTask {
@@ -195,8 +195,8 @@ public final class MCPEndpoint: Sendable {
         }
         let serverID = String(name[..<range.lowerBound])
         let tool = String(name[range.upperBound...])
-        guard let backend = await registry.lease(serverID) else {
-            let generation = await registry.live?.number ?? 0
+        guard let backend = registry.lease(serverID) else {
+            let generation = registry.live?.number ?? 0
             metrics.requests.increment(labels: ["server": serverID, "outcome": "unknown"])
             return .error([
                 "code": -32602,

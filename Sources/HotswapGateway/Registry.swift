@@ -2,6 +2,7 @@ import Foundation
 import HotswapCore
 import Logging
 import NIOCore
+import Synchronization
 
 /// Where a reload came from, as logs, metrics and `/stats` name it.
 public enum ReloadSource: String, Sendable, Codable {
@@ -142,14 +143,19 @@ public actor Registry {
     private let metrics: GatewayMetrics
     private let toolsChanged: @Sendable () -> Void
 
-    public private(set) var live: Generation?
+    /// The generation being served. Read and swapped under a lock rather than through the actor, so calls
+    /// never queue behind a reload that is parsing a large catalog.
+    private let liveState = Mutex<Generation?>(nil)
+    public nonisolated var live: Generation? { liveState.withLock { $0 } }
     private var generationCounter = 0
     public private(set) var lastReload: LastReload?
     /// Reloads answered so far, by result.
     public private(set) var reloadCounts: [String: Int] = [:]
     private var running = false
     private var pending: (request: ReloadRequest, waiters: [CheckedContinuation<ReloadReport, Never>])?
-    private var draining: [Task<Void, Never>] = []
+    /// Drains in progress, by a number of their own; each removes itself when done.
+    private var draining: [Int: Task<Void, Never>] = [:]
+    private var drainCounter = 0
 
     public init(
         settings: Settings, group: any EventLoopGroup, logger: Logger, metrics: GatewayMetrics,
@@ -162,14 +168,17 @@ public actor Registry {
         self.toolsChanged = toolsChanged
     }
 
-    public var isReady: Bool { live != nil }
+    public nonisolated var isReady: Bool { live != nil }
 
     // MARK: Leases and lookups
 
     /// The live backend for a server id, with an in-flight lease taken; nil when there is none.
-    public func lease(_ id: String) -> Backend? {
-        guard let backend = live?.backend(id), backend.acquire() else { return nil }
-        return backend
+    public nonisolated func lease(_ id: String) -> Backend? {
+        // Under the same lock as the swap: a lease is taken on the generation before or after it, never between.
+        liveState.withLock { live in
+            guard let backend = live?.backend(id), backend.acquire() else { return nil }
+            return backend
+        }
     }
 
     // MARK: Reload
@@ -284,14 +293,15 @@ public actor Registry {
             r.serversLoaded = live.backends.count
             return r
         }
-        let loaded = CatalogLoader.load(content, options: loadOptions)
+        // Parsing a large catalog happens off the actor; nothing else waits for it.
+        let loaded = await Self.load(content, options: loadOptions)
         guard let catalog = loaded.catalog else {
             var r = baseReport(.rejected, sha: sha, source: request.source)
             r.errors = loaded.errors.map(Self.errorItem)
             return r
         }
         let old = live
-        let diff = CatalogDiff(from: old?.catalog ?? Catalog(servers: []), to: catalog)
+        let diff = await Self.diff(from: old?.catalog, to: catalog)
         let modifiedIDs = Set(diff.modified.map(\.id))
 
         // Unchanged servers carry their instance; the others get a new one.
@@ -321,25 +331,34 @@ public actor Registry {
 
         generationCounter += 1
         let generation = Generation(number: generationCounter, sha256: sha, catalog: catalog, backends: backends)
-        live = generation
+        liveState.withLock { $0 = generation }
         // Removed and replaced instances drain and stop behind the swap.
         let kept = Set(backends.map(\.instance))
         for b in old?.backends ?? [] where !kept.contains(b.instance) {
             b.retire()
             let timeout = b.definition.drainTimeout.duration
             let metrics = self.metrics
-            draining.append(
-                Task {
-                    let began = ContinuousClock.now
-                    await b.drainAndStop(timeout: timeout)
-                    metrics.drainDuration.observe(Self.seconds(ContinuousClock.now - began))
-                })
+            drainCounter += 1
+            let key = drainCounter
+            draining[key] = Task {
+                let began = ContinuousClock.now
+                await b.drainAndStop(timeout: timeout)
+                metrics.drainDuration.observe(Self.seconds(ContinuousClock.now - began))
+                self.drainFinished(key)
+            }
         }
-        draining.removeAll { $0.isCancelled }
         var r = baseReport(.applied, sha: sha, source: request.source)
         fill(&r, diff: diff, servers: catalog.servers.count, start: start)
         if !diff.isEmpty { toolsChanged() }
         return r
+    }
+
+    private nonisolated static func load(_ content: [UInt8], options: CatalogLoadOptions) async -> CatalogLoadResult {
+        CatalogLoader.load(content, options: options)
+    }
+
+    private nonisolated static func diff(from old: Catalog?, to new: Catalog) async -> CatalogDiff {
+        CatalogDiff(from: old ?? Catalog(servers: []), to: new)
     }
 
     private struct WarmFailure: Error {
@@ -373,11 +392,11 @@ public actor Registry {
             stopGrace: settings.stopGrace, onToolsChanged: toolsChanged)
     }
 
+    private func drainFinished(_ key: Int) { draining[key] = nil }
+
     /// Waits for every drain in progress (shutdown, tests).
     public func waitForDrains() async {
-        let tasks = draining
-        draining = []
-        for t in tasks { await t.value }
+        for t in draining.values { await t.value }
     }
 
     /// Stops every backend: in-flight calls get up to `timeout`, then processes are terminated.

@@ -104,9 +104,12 @@ enum GatewayBench {
         }
         rows += [directSamples, gatewaySamples]
 
-        // Calls to an unchanged server while another server is reloaded back to back.
+        // Calls to an unchanged server, steady and while another server is reloaded every 20 ms (50 reloads a
+        // second, each one a full parse, diff, swap and drain), for the same wall time.
+        let phase: Duration = quick ? .seconds(1) : .seconds(5)
         var steady = Samples("call to an unchanged server, steady")
-        for _ in 0..<n {
+        let steadyEnd = ContinuousClock.now + phase
+        while ContinuousClock.now < steadyEnd {
             let t0 = ContinuousClock.now
             _ = await endpoint.post(body: call, sessionID: session, protocolVersion: nil)
             steady.add(ContinuousClock.now - t0)
@@ -114,14 +117,17 @@ enum GatewayBench {
         let storm = Task {
             var i = 1
             while !Task.isCancelled {
+                let next = ContinuousClock.now + .milliseconds(20)
                 _ = await registry.submit(
                     ReloadRequest(bytes: catalog(servers: 10, variant: i, demo: demo), source: .socket))
                 i += 1
+                try? await Task.sleep(until: next)
             }
             return i
         }
-        var during = Samples("call to an unchanged server, during a reload storm")
-        for _ in 0..<n {
+        var during = Samples("call to an unchanged server, reload every 20 ms")
+        let stormEnd = ContinuousClock.now + phase
+        while ContinuousClock.now < stormEnd {
             let t0 = ContinuousClock.now
             let r = await endpoint.post(body: call, sessionID: session, protocolVersion: nil)
             during.add(ContinuousClock.now - t0)

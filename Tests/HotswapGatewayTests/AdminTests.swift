@@ -235,3 +235,41 @@ struct AdminTests {
         try await gw.finish()
     }
 }
+
+@Suite("Operator commands against a running gateway", .serialized)
+struct OperatorCommandTests {
+    @Test("hotswap reload, status, servers and server: output and exit codes")
+    func commands() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(catalog: catalog(m, [("a", nil, "")]), arguments: ["--no-watch"], marker: m)
+        let socket = ["--socket", gw.socket]
+        let next = try gw.dir.write("next.yaml", catalog(m, [("a", nil, ""), ("b", nil, "")]))
+        let dry = try ProcessRunner.hotswap(["reload", "--dry-run", "--config", next] + socket)
+        #expect(dry.status == 0 && dry.stdout.contains("dry_run"), "\(dry)")
+        let applied = try ProcessRunner.hotswap(["reload", "--config", next] + socket)
+        #expect(applied.status == 0, "\(applied)")
+        #expect(applied.stdout.contains("applied: generation 2"))
+        #expect(applied.stdout.contains("added:     b"))
+        // Without --config the gateway re-reads its own file.
+        try Data(catalog(m, [("a", nil, ""), ("b", nil, "")]).utf8).write(to: URL(fileURLWithPath: gw.configPath))
+        let again = try ProcessRunner.hotswap(["reload", "--format", "json"] + socket)
+        #expect(again.status == 0)
+        #expect(try JSONValue.parse(again.stdout)["result"] == "unchanged", "\(again)")
+        let bad = try gw.dir.write("bad.yaml", "version: 1\nservers:\n  - id: a\n    runtime: {type: remote}\n")
+        let rejected = try ProcessRunner.hotswap(["reload", "--config", bad] + socket)
+        #expect(rejected.status == 1)
+        #expect(rejected.stderr.contains("\(bad):4:14: error: servers[0].runtime.url: missing"), "\(rejected)")
+        let status = try ProcessRunner.hotswap(["status"] + socket)
+        #expect(status.status == 0 && status.stdout.contains("generation:  2"), "\(status)")
+        let servers = try ProcessRunner.hotswap(["servers"] + socket)
+        #expect(servers.stdout.contains("a ") && servers.stdout.contains("cold"), "\(servers)")
+        let started = try ProcessRunner.hotswap(["server", "start", "b"] + socket)
+        #expect(started.status == 0 && started.stdout.contains("state ready"), "\(started)")
+        let missing = try ProcessRunner.hotswap(["server", "stop", "nope"] + socket)
+        #expect(missing.status == 1)
+        let unreachable = try ProcessRunner.hotswap(["status", "--socket", gw.dir.file("none.sock")])
+        #expect(unreachable.status == 2)
+        #expect(unreachable.stderr.contains("is the gateway running"), "\(unreachable)")
+        try await gw.finish()
+    }
+}
