@@ -447,7 +447,7 @@ public actor Registry {
         var meta: Logger.Metadata = [
             "reload.generation": "\(r.generation)", "reload.sha256": "\(r.configSha256)",
             "reload.source": "\(r.source.rawValue)", "reload.result": "\(r.result.rawValue)",
-            "reload.durationMs": "\(String(format: "%.2f", r.durationMs))",
+            "reload.duration_ms": "\(String(format: "%.2f", r.durationMs))",
         ]
         switch r.result {
         case .applied:

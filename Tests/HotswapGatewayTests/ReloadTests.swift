@@ -39,6 +39,11 @@ struct ReloadTests {
         #expect(report["removed"] == ["gone"])
         #expect(report["modified"] == ["edit"])
         #expect(report["unchanged"] == ["keep"])
+        #expect(report["generation"] == 2)
+        #expect(report["servers_loaded"] == 2)
+        #expect(report["config_sha256"]?.stringValue == ContentHash.sha256(Array(after.utf8)))
+        #expect(report["duration_ms"]?.doubleValue != nil)
+        #expect(report["changed_fields"]?["edit"] == ["runtime.args"])
 
         // New calls reach the new generation at once, while the old calls are still running.
         #expect(try client.tool("edit__whoami").hasPrefix("edited-\(m)"))
