@@ -51,12 +51,25 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        .target(
+            name: "HotswapSidecar",
+            dependencies: [
+                "HotswapCore",
+                "HotswapClient",
+                "HotswapGateway",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .executableTarget(
             name: "hotswap",
             dependencies: [
                 "HotswapCore",
                 "HotswapClient",
                 "HotswapGateway",
+                "HotswapSidecar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,6 +103,10 @@ let package = Package(
         .testTarget(
             name: "HotswapGatewayTests",
             dependencies: ["HotswapCore", "HotswapGateway", "HotswapTestSupport"]
+        ),
+        .testTarget(
+            name: "HotswapSidecarTests",
+            dependencies: ["HotswapCore", "HotswapSidecar", "HotswapTestSupport"]
         ),
         .testTarget(
             name: "CLITests",

@@ -14,7 +14,8 @@ struct Hotswap: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            GatewayCommand.self, ReloadCommand.self, StatusCommand.self, ServersCommand.self, ServerCommand.self,
+            GatewayCommand.self, SidecarCommand.self, ReloadCommand.self, StatusCommand.self, ServersCommand.self,
+            ServerCommand.self,
             ValidateCommand.self, DiffCommand.self, HashCommand.self, KeygenCommand.self, TokenCommand.self,
         ]
     )

@@ -1,0 +1,205 @@
+import Foundation
+import HotswapClient
+import HotswapCore
+
+/// What happened when the gateway was told about new content.
+public enum SignalOutcome: Sendable, Equatable {
+    /// The gateway answered that this hash is live (applied now, or already).
+    case confirmed(generation: Int)
+    /// The gateway refused this content (invalid for it, a warm start failed, the token was refused).
+    /// Not sent again until the content changes.
+    case rejected(String)
+    /// The signal was delivered but says nothing of the result (SIGHUP, a plain HTTP POST): confirm separately.
+    case sent
+    /// The gateway could not be reached, or failed in a way worth retrying.
+    case transportError(String)
+}
+
+/// Tells a gateway to apply content. One method, three transports.
+public protocol Signaler: Sendable {
+    func signal(bytes: [UInt8], sha256: String, token: String?) async -> SignalOutcome
+    /// A short name for logs and metrics.
+    var name: String { get }
+}
+
+/// `--signal socket`: pushes the exact validated bytes with a token to `POST /admin/reload`, and reads the result.
+public struct SocketSignaler: Signaler {
+    public let endpoint: ControlEndpoint
+    public var name: String { "socket" }
+
+    public init(endpoint: ControlEndpoint) { self.endpoint = endpoint }
+
+    public func signal(bytes: [UInt8], sha256: String, token: String?) async -> SignalOutcome {
+        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        let endpoint = self.endpoint
+        let reply: HTTPReply
+        do {
+            reply = try await blocking {
+                try ControlClient.request(
+                    endpoint, method: "POST", path: "/admin/reload", headers: headers, body: bytes)
+            }
+        } catch {
+            return .transportError("\(error)")
+        }
+        let report = (try? JSONValue.parse(reply.body)) ?? .null
+        switch reply.status {
+        case 200:
+            guard report["config_sha256"]?.stringValue == sha256 else {
+                // A coalesced reload applied newer content than ours: not a confirmation of this hash.
+                return .transportError(
+                    "the gateway applied \(report["config_sha256"]?.stringValue ?? "other content"), not \(sha256)")
+            }
+            return .confirmed(generation: Int(report["generation"]?.intValue ?? 0))
+        case 401, 403, 409, 413, 422:
+            return .rejected(Self.describe(report, status: reply.status))
+        default:
+            return .transportError("HTTP \(reply.status): \(reply.text.prefix(200))")
+        }
+    }
+
+    static func describe(_ r: JSONValue, status: Int) -> String {
+        switch r["result"]?.stringValue {
+        case "rejected":
+            let errors = (r["errors"]?.arrayValue ?? []).map {
+                "\($0["line"]?.intValue ?? 0):\($0["column"]?.intValue ?? 0): \($0["path"]?.stringValue ?? ""): \($0["message"]?.stringValue ?? "")"
+            }
+            return "rejected (\(status)): "
+                + (errors.isEmpty ? r["message"]?.stringValue ?? "" : errors.joined(separator: "; "))
+        case "rolled_back":
+            return
+                "rolled back (\(status)): server '\(r["server"]?.stringValue ?? "?")': \(r["error"]?.stringValue ?? "")"
+        case "refused":
+            return "token refused (\(status)): \(r["reason"]?.stringValue ?? ""): \(r["message"]?.stringValue ?? "")"
+        default:
+            return "HTTP \(status): \(r.text.prefix(300))"
+        }
+    }
+}
+
+/// `--signal sighup`: writes the token atomically to `--token-file`, then sends SIGHUP to the gateway found by
+/// `--pid-file` or `--process-name` (a shared PID namespace: `shareProcessNamespace`, compose `pid: service:`).
+public struct SignalSignaler: Signaler {
+    public let pidFile: String?
+    public let processName: String?
+    public let tokenFile: String?
+    public var name: String { "sighup" }
+
+    public init(pidFile: String?, processName: String?, tokenFile: String?) {
+        self.pidFile = pidFile
+        self.processName = processName
+        self.tokenFile = tokenFile
+    }
+
+    public func signal(bytes: [UInt8], sha256: String, token: String?) async -> SignalOutcome {
+        if let tokenFile, let token {
+            do {
+                try FileIO.writeAtomically(tokenFile, Array(token.utf8), mode: 0o640)
+            } catch {
+                return .transportError("cannot write the token file: \(error.description)")
+            }
+        }
+        guard let pid = findPID() else {
+            return .transportError(
+                pidFile != nil
+                    ? "no running process in \(pidFile!)"
+                    : "no process named '\(processName ?? "")' (is the PID namespace shared?)")
+        }
+        guard kill(pid, SIGHUP) == 0 else {
+            return .transportError("kill(\(pid), SIGHUP): \(String(cString: strerror(errno)))")
+        }
+        return .sent
+    }
+
+    func findPID() -> pid_t? {
+        if let pidFile {
+            guard let bytes = try? FileIO.read(pidFile, limit: 64),
+                let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+                kill(pid, 0) == 0
+            else { return nil }
+            return pid
+        }
+        guard let processName else { return nil }
+        return ProcessTable.find(named: processName)
+    }
+}
+
+/// `--signal http`: POSTs to `--url` (with `--bearer-file`'s token, if any), for gateways that reload on a request.
+public struct HTTPSignaler: Signaler {
+    public let endpoint: ControlEndpoint
+    public let path: String
+    public let bearerFile: String?
+    public var name: String { "http" }
+
+    public init(url: String, bearerFile: String?) throws {
+        guard let endpoint = ControlEndpoint(url) else {
+            throw SidecarSetupError("--url '\(url)' is not http://HOST:PORT/PATH")
+        }
+        self.endpoint = endpoint
+        let afterScheme = url.dropFirst("http://".count)
+        self.path = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/"
+        self.bearerFile = bearerFile
+    }
+
+    public func signal(bytes: [UInt8], sha256: String, token: String?) async -> SignalOutcome {
+        var headers: [(String, String)] = []
+        if let bearerFile {
+            guard let secret = try? FileIO.read(bearerFile, limit: 64 * 1024) else {
+                return .transportError("cannot read --bearer-file \(bearerFile)")
+            }
+            headers.append(
+                (
+                    "Authorization",
+                    "Bearer \(String(decoding: secret, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))"
+                ))
+        }
+        let (endpoint, path, sentHeaders) = (self.endpoint, self.path, headers)
+        do {
+            let reply = try await blocking {
+                try ControlClient.request(endpoint, method: "POST", path: path, headers: sentHeaders)
+            }
+            switch reply.status {
+            case 200..<300: return .sent
+            case 400..<500: return .rejected("HTTP \(reply.status): \(reply.text.prefix(300))")
+            default: return .transportError("HTTP \(reply.status)")
+            }
+        } catch {
+            return .transportError("\(error)")
+        }
+    }
+}
+
+/// Finds processes by name in /proc (the sidecar sees the gateway there when the PID namespace is shared).
+enum ProcessTable {
+    static func find(named name: String) -> pid_t? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        let own = getpid()
+        for entry in entries.compactMap(pid_t.init).sorted() where entry != own {
+            guard let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8) else { continue }
+            if comm.trimmingCharacters(in: .whitespacesAndNewlines) == name { return entry }
+            // comm is cut at 15 characters; compare the command line's first word too.
+            if let cmd = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                let first = cmd.split(separator: 0).first,
+                String(decoding: first, as: UTF8.self).split(separator: "/").last.map(String.init) == name
+            {
+                return entry
+            }
+        }
+        return nil
+    }
+}
+
+/// A problem with the sidecar's own settings.
+public struct SidecarSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Runs blocking I/O on a thread of its own rather than a thread of Swift's small cooperative pool.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+        }
+        thread.start()
+    }
+}
