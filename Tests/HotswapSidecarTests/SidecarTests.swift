@@ -57,7 +57,9 @@ struct SidecarTests {
         for i in 1...3 {
             let next = catalog(m, ["a", "b\(i)"])
             try cm!.publish(["catalog.yaml": next, "README": "other key"])
-            try await eventually("update \(i) to be applied") { try pair.liveHash() == ContentHash.sha256(Array(next.utf8)) }
+            try await eventually("update \(i) to be applied") {
+                try pair.liveHash() == ContentHash.sha256(Array(next.utf8))
+            }
             try await eventually("update \(i) to be counted") {
                 try await pair.sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == Double(1 + i)
             }
@@ -115,7 +117,9 @@ struct SidecarTests {
         let initial = catalog(m, ["a"])
         let pair = try await Pair.start(
             marker: m, initial: initial, watch: { gw in gw.configPath }, sidecarArgs: ["--reconcile-interval", "300ms"])
-        try await eventually("start") { try await pair.sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 1 }
+        try await eventually("start") {
+            try await pair.sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 1
+        }
         try Data("version: 1\nservers:\n  - id: a\n    runtime: {type: local-process}\n".utf8)
             .write(to: URL(fileURLWithPath: pair.gw.configPath))
         try await eventually("the validation failure") {
@@ -124,10 +128,13 @@ struct SidecarTests {
         #expect(pair.sidecar.log.contains("catalog.yaml:4:14: error: servers[0].runtime.command: missing"))
         let stats = try pair.gw.json("GET", "/stats").1
         #expect(stats["generation"] == 1)
-        #expect((stats["reloads"]?.objectValue ?? [:]).keys.sorted() == ["applied", "unchanged"], "never signalled: \(stats.text)")
+        #expect(
+            (stats["reloads"]?.objectValue ?? [:]).keys.sorted() == ["applied", "unchanged"],
+            "never signalled: \(stats.text)")
 
         // Valid for the sidecar (which checks ${VAR} syntax only), refused by the gateway (VAR is unset there).
-        let refused = catalog(m, ["a"]) + "\n  - id: v\n    runtime: {type: local-process, command: \"${HOTSWAP_UNSET_\(m)}\"}\n"
+        let refused =
+            catalog(m, ["a"]) + "\n  - id: v\n    runtime: {type: local-process, command: \"${HOTSWAP_UNSET_\(m)}\"}\n"
         try Data(refused.utf8).write(to: URL(fileURLWithPath: pair.gw.configPath))
         try await eventually("the gateway's refusal") {
             try pair.gw.json("GET", "/stats").1["reloads"]?["rejected"] == 1
@@ -146,7 +153,9 @@ struct SidecarTests {
         try await pair.finish()
     }
 
-    @Test("the gateway is down when the change happens and comes back; a gateway restarted with stale content is reconciled")
+    @Test(
+        "the gateway is down when the change happens and comes back; a gateway restarted with stale content is reconciled"
+    )
     func convergence() async throws {
         let m = marker()
         let initial = catalog(m, ["a"])
@@ -155,7 +164,9 @@ struct SidecarTests {
         let sidecar = try await SidecarProcess(
             ["--watch", watched, "--socket", gw.socket, "--interval", "100ms", "--reconcile-interval", "500ms"],
             logPath: gw.dir.file("sidecar.log"))
-        try await eventually("start") { try await sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 1 }
+        try await eventually("start") {
+            try await sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 1
+        }
         try await gw.stop()
         let next = catalog(m, ["a", "b"])
         try Data(next.utf8).write(to: URL(fileURLWithPath: watched))

@@ -59,6 +59,10 @@ public final class GatewayProcess: @unchecked Sendable {
         }
     }
 
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
     /// The absolute path of the demo server, for catalogs.
     public static var demoServer: String { TestPaths.product("mcp-demo-server") }
 

@@ -21,6 +21,11 @@ public final class SidecarProcess: @unchecked Sendable {
         if waitListening { _ = try await port() }
     }
 
+    deinit {
+        // A test that failed half-way must not leave its sidecar running.
+        if process.isRunning { process.terminate() }
+    }
+
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// The metrics port the sidecar logged.
@@ -37,10 +42,13 @@ public final class SidecarProcess: @unchecked Sendable {
 
     /// The sidecar's metrics as name{labels} → value.
     public func metrics() async throws -> [String: Double] {
-        let reply = try ControlClient.request(.tcp(host: "127.0.0.1", port: try await port()), method: "GET", path: "/metrics")
+        let reply = try ControlClient.request(
+            .tcp(host: "127.0.0.1", port: try await port()), method: "GET", path: "/metrics")
         var out: [String: Double] = [:]
         for line in reply.text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
             out[String(line[..<space])] = value
         }
         return out
