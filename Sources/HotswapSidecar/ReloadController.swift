@@ -24,6 +24,8 @@ public struct SidecarConfiguration: Sendable {
     /// First retry after a transport error; doubles to `maxBackoff`.
     public var minBackoff: Duration = .milliseconds(500)
     public var maxBackoff: Duration = .seconds(30)
+    /// Look at once when inotify reports a change in the watched directory (polling still finds everything).
+    public var inotifyHint = true
 
     public init(poller: CatalogPoller.Settings, signaler: any Signaler) {
         self.poller = poller
@@ -128,6 +130,8 @@ public final class ReloadController: Sendable {
             "watching",
             metadata: ["watch.path": "\(poller.resolvedPath())", "signal": "\(configuration.signaler.name)"])
         var nextReconcile = ContinuousClock.now + configuration.reconcileInterval
+        let hint =
+            configuration.inotifyHint ? ChangeHint(directory: Self.hintDirectory(configuration.poller.watch)) : nil
         while !Task.isCancelled {
             var wait = configuration.interval
             if let after = await step(&poller) { wait = after }
@@ -140,8 +144,19 @@ public final class ReloadController: Sendable {
                 return true
             }
             if retry { _ = await push() }
-            try? await Task.sleep(for: wait)
+            if let hint {
+                await hint.wait(upTo: wait)
+            } else {
+                try? await Task.sleep(for: wait)
+            }
         }
+    }
+
+    /// The directory whose events hint at a change: the watched directory, or the watched file's parent.
+    static func hintDirectory(_ watch: String) -> String {
+        if FileIO.isDirectory(watch) { return watch }
+        let parent = URL(fileURLWithPath: watch).deletingLastPathComponent().path
+        return parent.isEmpty ? "." : parent
     }
 
     /// `--once`: read, settle, validate, push, confirm; retries transport errors until `deadline`.

@@ -27,12 +27,17 @@ struct Bench {
         }
         print("hotswap-bench  \(Machine.describe())")
         print("")
-        if !args.contains("--gateway-only") {
+        let only = args.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst("--only=".count)) }
+        if only == nil || only == "core" {
             try core(iterations: quick ? 5 : 50, tokenIterations: quick ? 200 : 5000)
             print("")
         }
-        if !args.contains("--core-only") {
+        if only == nil || only == "gateway" {
             try await GatewayBench.run(quick: quick)
+            print("")
+        }
+        if only == nil || only == "sidecar" {
+            try await SidecarBench.run(quick: quick)
         }
     }
 

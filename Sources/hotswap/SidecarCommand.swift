@@ -31,6 +31,12 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "How often to stat the catalog: a change shows within about this long. [default: 500ms]")
     var interval: String = "500ms"
 
+    @Flag(
+        help:
+            "Do not use inotify as a hint. By default a change that inotify reports is looked at at once; polling still finds every change where inotify says nothing (Docker Desktop shares, NFS)."
+    )
+    var noInotify = false
+
     @Option(help: "Read and hash even when stat shows no change, this often (some mounts keep mtime). [default: 30s]")
     var fullHashEvery: String = "30s"
 
@@ -193,6 +199,7 @@ struct SidecarCommand: AsyncParsableCommand {
         }
         var config = SidecarConfiguration(poller: poller, signaler: signaler)
         config.interval = try GatewayCommand.duration(interval, "--interval", minimum: .milliseconds(10))
+        config.inotifyHint = !noInotify
         let timeout = try GatewayCommand.duration(validateTimeout, "--validate-timeout", minimum: .milliseconds(100))
         if let command = validateCommand {
             let argv = command.split(separator: " ").map(String.init)

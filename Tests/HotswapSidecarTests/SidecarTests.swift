@@ -72,11 +72,15 @@ struct SidecarTests {
         try await pair.finish()
     }
 
-    @Test("rename-save, in-place rewrite and a slow chunked write: half-written content is never validated")
-    func edits() async throws {
+    @Test(
+        "rename-save, in-place rewrite and a slow chunked write: half-written content is never validated",
+        arguments: [false, true])
+    func edits(inotify: Bool) async throws {
         let m = marker()
         let initial = catalog(m, ["a"])
-        let pair = try await Pair.start(marker: m, initial: initial) { gw in gw.configPath }
+        // Polling alone (as on a Docker Desktop share or NFS), and polling with inotify hints.
+        let pair = try await Pair.start(
+            marker: m, initial: initial, watch: { gw in gw.configPath }, sidecarArgs: inotify ? [] : ["--no-inotify"])
         try await eventually("start") { try await pair.sidecar.metric("hotswap_sidecar_validations_total") == 1 }
 
         // Rename-save, as vim and most editors do.
