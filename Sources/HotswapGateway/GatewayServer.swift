@@ -157,7 +157,7 @@ public final class Gateway: Sendable {
     }
 
     /// "127.0.0.1:4444", "[::1]:4444", ":4444" (all interfaces), "4444".
-    static func parseListen(_ text: String) throws -> (String, Int) {
+    public static func parseListen(_ text: String) throws -> (String, Int) {
         var host = "0.0.0.0"
         var portText = text
         if let colon = text.lastIndex(of: ":") {

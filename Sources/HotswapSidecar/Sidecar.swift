@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HotswapCore
+import HotswapGateway
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -20,7 +21,7 @@ public final class Sidecar: Sendable {
     public func run() async throws {
         var services: [any Service] = [ControllerService(controller: controller)]
         if let listen {
-            let (host, port) = try Self.parseListen(listen)
+            let (host, port) = try Gateway.parseListen(listen)
             let router = Router()
             let controller = self.controller
             router.get("/metrics") { _, _ -> Response in
@@ -60,20 +61,6 @@ public final class Sidecar: Sendable {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
         try await group.run()
-    }
-
-    static func parseListen(_ text: String) throws -> (String, Int) {
-        var host = "0.0.0.0"
-        var portText = text
-        if let colon = text.lastIndex(of: ":") {
-            let h = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
-            if !h.isEmpty { host = h.hasPrefix("[") ? String(h.dropFirst().dropLast()) : h }
-        }
-        guard let port = Int(portText), (0...65535).contains(port) else {
-            throw SidecarSetupError("--listen '\(text)': expected HOST:PORT or :PORT")
-        }
-        return (host, port)
     }
 }
 
