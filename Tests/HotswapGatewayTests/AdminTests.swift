@@ -216,6 +216,25 @@ struct AdminTests {
         try await gw.finish()
     }
 
+    @Test("a call over request_timeout gets a timeout error, and the server is told to cancel it")
+    func requestTimeout() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(catalog: catalog(m, [("t", nil, "    request_timeout: 1s")]), marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        let started = ContinuousClock.now
+        let response = try await onThread {
+            try client.call("tools/call", ["name": "t__sleep", "arguments": ["seconds": 10]])
+        }
+        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(response["error"]?["code"] == -32001, "\(response.text)")
+        #expect(response["error"]?["message"]?.stringValue?.contains("did not answer tools/call within") == true)
+        // The server is still there and answers the next call.
+        #expect(try client.tool("t__whoami").hasPrefix("t-\(m)"))
+        let metrics = try gw.request("GET", "/metrics").text
+        #expect(metrics.contains("hotswap_gateway_requests_total{outcome=\"timeout\",server=\"t\"} 1"))
+        try await gw.finish()
+    }
+
     @Test("tools/list merges and prefixes every server's tools, honouring allow and deny")
     func toolsList() async throws {
         let m = marker()
