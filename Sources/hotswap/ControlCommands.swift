@@ -280,3 +280,39 @@ extension JSONValue {
         return String(decoding: pretty, as: UTF8.self)
     }
 }
+
+struct HealthcheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "healthcheck",
+        abstract: "GET a health URL and exit 0 on a 2xx answer: for container HEALTHCHECKs, which have no curl.",
+        discussion:
+            "Examples: hotswap healthcheck http://127.0.0.1:4444/readyz; hotswap healthcheck /run/hotswap/control.sock")
+
+    @Argument(help: "http://HOST:PORT/PATH, or a control socket path (its /healthz is asked).")
+    var target: String
+
+    func run() throws {
+        var path = "/healthz"
+        var text = target
+        if target.hasPrefix("http://") {
+            let rest = target.dropFirst(7)
+            if let slash = rest.firstIndex(of: "/") {
+                path = String(rest[slash...])
+                text = "http://" + rest[..<slash]
+            }
+        }
+        guard let endpoint = ControlEndpoint(text) else {
+            throw ValidationError("'\(target)' is not a URL or a socket path")
+        }
+        do {
+            let reply = try ControlClient.request(endpoint, method: "GET", path: path, timeoutSeconds: 5)
+            guard (200..<300).contains(reply.status) else {
+                Terminal.error("\(target): HTTP \(reply.status) \(reply.text)")
+                throw ExitCode(1)
+            }
+        } catch let error as ControlClientError {
+            Terminal.error(error.description)
+            throw ExitCode(1)
+        }
+    }
+}

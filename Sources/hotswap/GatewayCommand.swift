@@ -3,6 +3,10 @@ import HotswapCore
 import HotswapGateway
 import Logging
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
@@ -74,6 +78,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Origins allowed to call /mcp from a browser besides loopback; repeatable, * for any.")
     var allowOrigin: [String] = []
 
+    @Option(help: "Write the gateway's pid here (for a sidecar in sighup mode). Env HOTSWAP_PID_FILE.")
+    var pidFile: String?
+
     @Option(help: "Log format: text or json. Env HOTSWAP_LOG_FORMAT. [default: text]")
     var logFormat: String?
 
@@ -81,6 +88,14 @@ struct GatewayCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        if let path = pidFile ?? Terminal.env("HOTSWAP_PID_FILE") {
+            do {
+                try FileIO.writeAtomically(path, Array("\(getpid())\n".utf8), mode: 0o644)
+            } catch {
+                Terminal.error("hotswap gateway: --pid-file: \(error.description)")
+                throw ExitCode(2)
+            }
+        }
         let format = HotswapLogHandler.Format(rawValue: logFormat ?? Terminal.env("HOTSWAP_LOG_FORMAT") ?? "text")
         guard let format else { throw ValidationError("--log-format must be text or json") }
         guard let level = Logger.Level(rawValue: logLevel ?? Terminal.env("HOTSWAP_LOG_LEVEL") ?? "info") else {
