@@ -50,7 +50,7 @@ struct GatewayCommand: AsyncParsableCommand {
     )
     var audience: String?
 
-    @Option(help: "Longest token lifetime accepted (exp - iat). [default: 5m]")
+    @Option(help: "Longest token lifetime accepted (exp - iat).")
     var tokenMaxTTL: String = "5m"
 
     @Option(help: "File holding the token for SIGHUP reloads (written by the sidecar). Env HOTSWAP_TOKEN_FILE.")
@@ -63,16 +63,16 @@ struct GatewayCommand: AsyncParsableCommand {
     )
     var watch: Bool?
 
-    @Option(help: "How often the watcher stats the catalog. [default: 500ms]")
+    @Option(help: "How often the watcher stats the catalog.")
     var watchInterval: String = "500ms"
 
-    @Option(help: "New content must read the same again after this long before it is applied. [default: 200ms]")
+    @Option(help: "New content must read the same again after this long before it is applied.")
     var settle: String = "200ms"
 
-    @Option(help: "Hash the catalog this often even when stat shows no change. [default: 30s]")
+    @Option(help: "Hash the catalog this often even when stat shows no change.")
     var fullHashEvery: String = "30s"
 
-    @Option(help: "At SIGTERM, how long in-flight calls get before servers are stopped. [default: 10s]")
+    @Option(help: "At SIGTERM, how long in-flight calls get before servers are stopped.")
     var shutdownTimeout: String = "10s"
 
     @Option(help: "Origins allowed to call /mcp from a browser besides loopback; repeatable, * for any.")

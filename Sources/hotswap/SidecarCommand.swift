@@ -28,7 +28,7 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "The catalog's name inside a --watch directory. Env HOTSWAP_FILE. [default: catalog.yaml]")
     var file: String?
 
-    @Option(help: "How often to stat the catalog: a change shows within about this long. [default: 500ms]")
+    @Option(help: "How often to stat the catalog: a change shows within about this long.")
     var interval: String = "500ms"
 
     @Flag(
@@ -37,12 +37,12 @@ struct SidecarCommand: AsyncParsableCommand {
     )
     var noInotify = false
 
-    @Option(help: "Read and hash even when stat shows no change, this often (some mounts keep mtime). [default: 30s]")
+    @Option(help: "Read and hash even when stat shows no change, this often (some mounts keep mtime).")
     var fullHashEvery: String = "30s"
 
     @Option(
         help:
-            "New content must read the same again after this long: long enough for a writer to finish. [default: 200ms]"
+            "New content must read the same again after this long: long enough for a writer to finish."
     )
     var settle: String = "200ms"
 
@@ -52,7 +52,7 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Validate with this command instead (split on spaces, no shell; {} is a private copy of the file).")
     var validateCommand: String?
 
-    @Option(help: "Time limit for --validate-command. [default: 10s]")
+    @Option(help: "Time limit for --validate-command.")
     var validateTimeout: String = "10s"
 
     @Option(
@@ -100,20 +100,20 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Issuer written in tokens. Env HOTSWAP_ISSUER. [default: hotswap-sidecar]")
     var issuer: String?
 
-    @Option(help: "Token lifetime; at most the gateway's --token-max-ttl. [default: 60s]")
+    @Option(help: "Token lifetime; at most the gateway's --token-max-ttl.")
     var tokenTTL: String = "60s"
 
     @Option(
-        help: "Compare the gateway's live hash with the file's this often, and push when they differ. [default: 30s]")
+        help: "Compare the gateway's live hash with the file's this often, and push when they differ.")
     var reconcileInterval: String = "30s"
 
-    @Option(help: "How long to wait for /stats to show a signalled hash. [default: 10s]")
+    @Option(help: "How long to wait for /stats to show a signalled hash.")
     var confirmTimeout: String = "10s"
 
     @Flag(help: "Validate, push and confirm once, then exit (init containers, CI).")
     var once = false
 
-    @Option(help: "--once: give up on an unreachable gateway after this long. [default: 30s]")
+    @Option(help: "--once: give up on an unreachable gateway after this long.")
     var onceTimeout: String = "30s"
 
     @Option(help: "Address for /metrics, /healthz, /readyz. Env HOTSWAP_SIDECAR_LISTEN. [default: :9533]")
