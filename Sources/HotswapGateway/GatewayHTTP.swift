@@ -143,9 +143,7 @@ public struct GatewayRoutes: Sendable {
         }
         router.get("/metrics") { _, _ in await metricsText() }
         router.post("/mcp") { request, context in try await mcpPost(request, context) }
-        router.get("/mcp") { _, _ in
-            Self.json(405, ["error": "this gateway answers with JSON; there is no server-sent event stream yet"])
-        }
+        router.get("/mcp") { request, _ in mcpStream(request) }
         router.delete("/mcp") { request, _ in
             let reply = mcp.delete(sessionID: request.headers[Self.sessionHeader])
             return Self.reply(reply)
@@ -325,6 +323,37 @@ public struct GatewayRoutes: Sendable {
             body: Array(buffer: body), sessionID: request.headers[Self.sessionHeader],
             protocolVersion: request.headers[Self.protocolHeader])
         return Self.reply(reply)
+    }
+
+    /// `GET /mcp`: a server-sent event stream for a session, carrying `notifications/tools/list_changed`
+    /// after swaps that change the tool set. It ends when the session is deleted or the gateway shuts down.
+    private func mcpStream(_ request: Request) -> Response {
+        if let origin = request.headers[.origin], !originAllowed(origin) {
+            return Self.json(403, ["error": "origin '\(origin)' is not allowed (--allow-origin)"])
+        }
+        guard let accept = request.headers[.accept], accept.contains("text/event-stream") else {
+            return Self.json(405, ["error": "GET /mcp opens an event stream: send Accept: text/event-stream"])
+        }
+        guard let session = request.headers[Self.sessionHeader], mcp.hasSession(session) else {
+            return Self.json(404, ["error": "unknown or missing Mcp-Session-Id; initialize first"])
+        }
+        guard let (id, stream) = mcp.streams.open(session: session) else {
+            return Self.json(503, ["error": "the gateway is shutting down"])
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let streams = mcp.streams
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer { streams.close(id) }
+                try await writer.write(ByteBuffer(string: ": hotswap event stream\n\n"))
+                for await message in stream {
+                    try await writer.write(ByteBuffer(string: "event: message\ndata: \(message.text)\n\n"))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     /// DNS-rebinding protection: browsers send Origin; only loopback origins and `--allow-origin` pass.

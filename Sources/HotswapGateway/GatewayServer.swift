@@ -46,6 +46,7 @@ public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let registry: Registry
     public let metrics = GatewayMetrics()
+    public let streams = SessionStreams()
     private let logger: Logger
     private let group: any EventLoopGroup
     private let verifier: ReloadTokenVerifier?
@@ -57,7 +58,10 @@ public final class Gateway: Sendable {
         var settings = Registry.Settings(configPath: configuration.configPath, environment: configuration.environment)
         settings.stopGrace = configuration.stopGrace
         let metrics = self.metrics
-        self.registry = Registry(settings: settings, group: group, logger: logger, metrics: metrics)
+        let streams = self.streams
+        self.registry = Registry(
+            settings: settings, group: group, logger: logger, metrics: metrics,
+            toolsChanged: { streams.toolsChanged() })
         if configuration.verifyKeys.isEmpty {
             verifier = nil
         } else {
@@ -76,7 +80,7 @@ public final class Gateway: Sendable {
                 "the initial catalog was not loaded; the gateway runs but is not ready until a valid catalog arrives",
                 metadata: ["config": "\(configuration.configPath)"])
         }
-        let mcp = MCPEndpoint(registry: registry, metrics: metrics, logger: logger)
+        let mcp = MCPEndpoint(registry: registry, metrics: metrics, logger: logger, streams: streams)
         let routes = GatewayRoutes(
             registry: registry, mcp: mcp, metrics: metrics, authorizer: AdminAuthorizer(verifier: verifier),
             allowedOrigins: configuration.allowedOrigins)
@@ -121,6 +125,9 @@ public final class Gateway: Sendable {
                 WatchService(registry: registry, configuration: configuration, initial: initial, logger: logger))
         }
         services.append(IdleService(registry: registry))
+        // Last in the list, so the first to hear of shutdown: open event streams end before the listeners
+        // wait for their responses to finish.
+        services.append(StreamCloserService(streams: streams))
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger)))
@@ -302,6 +309,16 @@ struct WatchService: Service {
             }
             try? await Task.sleep(for: wait)
         }
+    }
+}
+
+/// Ends every open event stream when graceful shutdown begins.
+struct StreamCloserService: Service {
+    let streams: SessionStreams
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        streams.closeAll()
     }
 }
 

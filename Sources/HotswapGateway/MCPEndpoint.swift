@@ -18,13 +18,16 @@ public final class MCPEndpoint: Sendable {
 
     private let registry: Registry
     private let metrics: GatewayMetrics
+    public let streams: SessionStreams
     private let logger: Logger
     private let sessions = Mutex<[String: Session]>([:])
     private let maxSessions = 10_000
 
-    public init(registry: Registry, metrics: GatewayMetrics, logger: Logger) {
+    public init(registry: Registry, metrics: GatewayMetrics, logger: Logger, streams: SessionStreams = SessionStreams())
+    {
         self.registry = registry
         self.metrics = metrics
+        self.streams = streams
         self.logger = logger
     }
 
@@ -104,10 +107,14 @@ public final class MCPEndpoint: Sendable {
         guard let sessionID, sessions.withLock({ $0.removeValue(forKey: sessionID) }) != nil else {
             return Reply(status: 404, body: Self.error(id: .null, code: -32600, message: "unknown session"))
         }
+        streams.close(session: sessionID)
         return Reply(status: 200)
     }
 
     public var sessionCount: Int { sessions.withLock { $0.count } }
+
+    /// Whether a session id is live (for `GET /mcp`).
+    public func hasSession(_ id: String) -> Bool { sessions.withLock { $0[id] != nil } }
 
     // MARK: Methods
 
