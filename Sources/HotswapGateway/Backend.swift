@@ -252,6 +252,8 @@ public final class Backend: Sendable {
                 s.phase = .failed
                 s.lastError = message
                 s.starting = nil
+                // A server that cannot start is not spawned again on every call: the crash backoff applies.
+                s.restartAt = .now + s.backoff.crashed(afterUptime: .zero)
                 defer {
                     s.child = nil
                     s.connection = nil

@@ -203,6 +203,25 @@ struct AdminTests {
         try await gw.finish()
     }
 
+    @Test("a server that cannot start is not spawned again on every call")
+    func startBackoff() async throws {
+        let m = marker()
+        let text =
+            catalog(m, [("a", nil, "")])
+            + "\n  - id: broken\n    runtime: {type: local-process, command: no-such-\(m)}\n"
+        let gw = try await GatewayProcess(catalog: text, marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        let first = try client.call("tools/call", ["name": "broken__x", "arguments": [:]])
+        #expect(first["error"]?["message"]?.stringValue?.contains("command not found") == true, "\(first.text)")
+        let second = try client.call("tools/call", ["name": "broken__x", "arguments": [:]])
+        #expect(second["error"]?["message"]?.stringValue?.contains("restarting in") == true, "\(second.text)")
+        let (_, status) = try gw.json("GET", "/servers/broken")
+        #expect(status["state"] == "failed")
+        #expect(status["last_error"]?.stringValue?.contains("command not found") == true)
+        #expect(try client.tool("a__whoami").hasPrefix("a-\(m)"), "the other server is unaffected")
+        try await gw.finish()
+    }
+
     @Test("an idle server stops after idle_ttl and starts again on the next call")
     func idle() async throws {
         let m = marker()
