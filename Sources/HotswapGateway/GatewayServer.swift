@@ -131,7 +131,13 @@ public final class Gateway: Sendable {
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger)))
-        try await serviceGroup.run()
+        do {
+            try await serviceGroup.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw GatewaySetupError(
+                "--listen \(configuration.listen ?? ""): the address is already in use (another gateway?); "
+                    + "pick another with --listen HOST:PORT, or --no-listen for the control socket only")
+        }
         logger.info("stopped")
     }
 

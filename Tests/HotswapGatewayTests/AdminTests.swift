@@ -106,6 +106,15 @@ struct AdminTests {
         #expect(stats.status == 200)
         let (status, _) = try gw.json("POST", "/admin/reload", body: body)
         #expect(status == 200)
+        // A second gateway on the same address says so and exits 2, leaving no child behind.
+        let second = try await onThread {
+            try ProcessRunner.hotswap([
+                "gateway", "--config", gw.configPath, "--control-socket", gw.dir.file("second.sock"), "--no-watch",
+                "--listen", "127.0.0.1:\(port)",
+            ])
+        }
+        #expect(second.status == 2, "\(second)")
+        #expect(second.stderr.contains("the address is already in use"), "\(second)")
         try await gw.finish()
     }
 
