@@ -18,12 +18,12 @@ struct Pair {
 
     static func start(
         marker m: String, initial: String, watch: (GatewayProcess) throws -> String,
-        sidecarArgs: [String] = [], gatewayArgs: [String] = []
+        sidecarArgs: [String] = [], gatewayArgs: [String] = [], settle: String = "200ms"
     ) async throws -> Pair {
         let gw = try await GatewayProcess(catalog: initial, arguments: ["--no-watch"] + gatewayArgs, marker: m)
         let path = try watch(gw)
         let sidecar = try await SidecarProcess(
-            ["--watch", path, "--socket", gw.socket, "--interval", "100ms", "--settle", "200ms"] + sidecarArgs,
+            ["--watch", path, "--socket", gw.socket, "--interval", "100ms", "--settle", settle] + sidecarArgs,
             logPath: gw.dir.file("sidecar.log"))
         return Pair(gw: gw, sidecar: sidecar)
     }
@@ -78,9 +78,12 @@ struct SidecarTests {
     func edits(inotify: Bool) async throws {
         let m = marker()
         let initial = catalog(m, ["a"])
-        // Polling alone (as on a Docker Desktop share or NFS), and polling with inotify hints.
+        // Polling alone (as on a Docker Desktop share or NFS), and polling with inotify hints. The settle time
+        // is a full second here so that a busy CI machine stalling the slow writer below cannot make a pause
+        // between its chunks look like a finished file.
         let pair = try await Pair.start(
-            marker: m, initial: initial, watch: { gw in gw.configPath }, sidecarArgs: inotify ? [] : ["--no-inotify"])
+            marker: m, initial: initial, watch: { gw in gw.configPath }, sidecarArgs: inotify ? [] : ["--no-inotify"],
+            settle: "1s")
         try await eventually("start") { try await pair.sidecar.metric("hotswap_sidecar_validations_total") == 1 }
 
         // Rename-save, as vim and most editors do.
@@ -97,7 +100,7 @@ struct SidecarTests {
         let before = try await pair.sidecar.metric("hotswap_sidecar_validations_total")
         #expect(before == 3)
 
-        // A slow in-place write: chunks 100 ms apart, shorter than the 200 ms settle.
+        // A slow in-place write: chunks 100 ms apart, well inside the 1 s settle.
         let v4 = Array(catalog(m, ["a", "c", "d", "e"]).utf8)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: pair.gw.configPath))
         try handle.truncate(atOffset: 0)
