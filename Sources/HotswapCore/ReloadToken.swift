@@ -157,6 +157,15 @@ public struct ReloadTokenSigner: Sendable {
         self.key = key
     }
 
+    /// Fresh claims (random `jti`, `iat` now) signed in one step: what every minter needs.
+    public func mint(
+        op: String, sha256: String?, audience: String, issuer: String, ttlSeconds: Int64, server: String? = nil
+    ) throws(Crypto.Failure) -> String {
+        try sign(
+            try ReloadClaims.make(
+                op: op, sha256: sha256, audience: audience, issuer: issuer, ttlSeconds: ttlSeconds, server: server))
+    }
+
     public func sign(_ claims: ReloadClaims) throws(Crypto.Failure) -> String {
         let header = ReloadTokenHeader(alg: key.algorithm.rawValue, typ: reloadTokenType, kid: key.kid, crit: nil)
         let encoder = JSONEncoder()

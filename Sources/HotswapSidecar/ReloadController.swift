@@ -169,7 +169,7 @@ public final class ReloadController: Sendable {
             case .settling(_, let after):
                 try? await Task.sleep(for: after)
             case .settled(let bytes, let hash):
-                guard await validate(bytes, hash: hash) else { return .invalid }
+                guard await validate(bytes, hash: hash, path: poller.resolvedPath()) else { return .invalid }
                 while true {
                     let result = await push()
                     if result != .unreachable || ContinuousClock.now >= end { return result }
@@ -204,8 +204,10 @@ public final class ReloadController: Sendable {
             if first { metrics.changes.increment() }
             return after
         case .settled(let bytes, let hash):
+            // Intermediate hashes of a slow write never settled: forget them, keep only this one's start.
+            state.withLock { s in s.detectedAt = s.detectedAt.filter { $0.key == hash } }
             logOnce("file", .info, "content settled", ["reload.sha256": "\(hash)"])
-            if await validate(bytes, hash: hash) { _ = await push() }
+            if await validate(bytes, hash: hash, path: poller.resolvedPath()) { _ = await push() }
             return nil
         case .unreadable(let path, let reason):
             logOnce(
@@ -215,9 +217,9 @@ public final class ReloadController: Sendable {
         }
     }
 
-    private func validate(_ bytes: [UInt8], hash: String) async -> Bool {
+    private func validate(_ bytes: [UInt8], hash: String, path: String) async -> Bool {
         metrics.validations.increment()
-        let verdict = await Validator(mode: configuration.validation, fileName: fileSystemPath()).validate(bytes)
+        let verdict = await Validator(mode: configuration.validation, fileName: path).validate(bytes)
         switch verdict {
         case .valid:
             state.withLock { s in
@@ -237,10 +239,6 @@ public final class ReloadController: Sendable {
         }
     }
 
-    private func fileSystemPath() -> String {
-        CatalogPoller(settings: configuration.poller, fileSystem: fileSystem).resolvedPath()
-    }
-
     /// Signals the last valid content unless the gateway already refused it; confirms; schedules retries.
     func push() async -> Result {
         guard let (bytes, hash) = state.withLock({ s -> ([UInt8], String)? in s.valid.map { ($0.bytes, $0.hash) } })
@@ -254,10 +252,9 @@ public final class ReloadController: Sendable {
         var token: String?
         if let key = configuration.signingKey {
             do {
-                let claims = try ReloadClaims.make(
+                token = try ReloadTokenSigner(key: key).mint(
                     op: "reload", sha256: hash, audience: configuration.audience, issuer: configuration.issuer,
                     ttlSeconds: configuration.tokenTTL)
-                token = try ReloadTokenSigner(key: key).sign(claims)
             } catch {
                 logger.error("cannot sign a token", metadata: ["error": "\(error)"])
             }

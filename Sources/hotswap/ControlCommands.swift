@@ -63,16 +63,11 @@ struct SigningOptions: ParsableArguments {
     /// An Authorization header when a key is given.
     func authorization(op: String, sha256: String?, server: String? = nil) throws -> [(String, String)] {
         guard let path = key ?? Terminal.env("HOTSWAP_SIGNING_KEY") else { return [] }
-        do {
-            let signingKey = try TokenKey.load(path: path, kid: kid ?? Terminal.env("HOTSWAP_KEY_ID"))
-            let claims = try ReloadClaims.make(
-                op: op, sha256: sha256, audience: aud ?? Terminal.env("HOTSWAP_AUDIENCE") ?? "hotswap-gateway",
-                issuer: iss ?? Terminal.env("HOTSWAP_ISSUER") ?? "hotswap-cli", ttlSeconds: 60, server: server)
-            return [("Authorization", "Bearer \(try ReloadTokenSigner(key: signingKey).sign(claims))")]
-        } catch let error as KeyLoadError {
-            Terminal.error(error.description)
-            throw ExitCode(2)
-        }
+        let token = try Terminal.mintToken(
+            keyPath: path, kid: kid, op: op, sha256: sha256,
+            audience: aud ?? Terminal.env("HOTSWAP_AUDIENCE") ?? "hotswap-gateway",
+            issuer: iss ?? Terminal.env("HOTSWAP_ISSUER") ?? "hotswap-cli", ttlSeconds: 60, server: server)
+        return [("Authorization", "Bearer \(token)")]
     }
 }
 

@@ -81,11 +81,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Write the gateway's pid here (for a sidecar in sighup mode). Env HOTSWAP_PID_FILE.")
     var pidFile: String?
 
-    @Option(help: "Log format: text or json. Env HOTSWAP_LOG_FORMAT. [default: text]")
-    var logFormat: String?
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env HOTSWAP_LOG_LEVEL. [default: info]")
-    var logLevel: String?
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         if let path = pidFile ?? Terminal.env("HOTSWAP_PID_FILE") {
@@ -96,13 +92,7 @@ struct GatewayCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let format = HotswapLogHandler.Format(rawValue: logFormat ?? Terminal.env("HOTSWAP_LOG_FORMAT") ?? "text")
-        guard let format else { throw ValidationError("--log-format must be text or json") }
-        guard let level = Logger.Level(rawValue: logLevel ?? Terminal.env("HOTSWAP_LOG_LEVEL") ?? "info") else {
-            throw ValidationError("--log-level must be trace, debug, info, notice, warning or error")
-        }
-        HotswapLogHandler.bootstrap(format: format, level: level)
-        let logger = Logger(label: "hotswap.gateway")
+        let logger = try logging.bootstrap(label: "hotswap.gateway")
 
         guard let configPath = config ?? Terminal.env("HOTSWAP_CONFIG") else {
             throw ValidationError("give --config FILE (or set HOTSWAP_CONFIG)")
@@ -155,5 +145,25 @@ struct GatewayCommand: AsyncParsableCommand {
             throw ValidationError("\(flag) '\(text)' is not a duration of at least \(minimum) (e.g. 500ms, 30s, 5m)")
         }
         return d.duration
+    }
+}
+
+/// `--log-format` and `--log-level`, shared by the long-running commands.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log format: text or json (one object per line). Env HOTSWAP_LOG_FORMAT. [default: text]")
+    var logFormat: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env HOTSWAP_LOG_LEVEL. [default: info]")
+    var logLevel: String?
+
+    /// Installs the log handler for the process and returns a logger with `label`.
+    func bootstrap(label: String) throws -> Logger {
+        guard let format = HotswapLogHandler.Format(rawValue: logFormat ?? Terminal.env("HOTSWAP_LOG_FORMAT") ?? "text")
+        else { throw ValidationError("--log-format must be text or json") }
+        guard let level = Logger.Level(rawValue: logLevel ?? Terminal.env("HOTSWAP_LOG_LEVEL") ?? "info") else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning or error")
+        }
+        HotswapLogHandler.bootstrap(format: format, level: level)
+        return Logger(label: label)
     }
 }

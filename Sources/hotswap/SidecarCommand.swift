@@ -122,22 +122,10 @@ struct SidecarCommand: AsyncParsableCommand {
     @Flag(help: "No /metrics listener.")
     var noListen = false
 
-    @Option(help: "Log format: text or json. Env HOTSWAP_LOG_FORMAT. [default: text]")
-    var logFormat: String?
-
-    @Option(help: "Log level. Env HOTSWAP_LOG_LEVEL. [default: info]")
-    var logLevel: String?
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        guard
-            let logFormat = HotswapLogHandler.Format(
-                rawValue: logFormat ?? Terminal.env("HOTSWAP_LOG_FORMAT") ?? "text"),
-            let level = Logger.Level(rawValue: logLevel ?? Terminal.env("HOTSWAP_LOG_LEVEL") ?? "info")
-        else {
-            throw ValidationError("--log-format is text or json; --log-level is trace, debug, info, warning or error")
-        }
-        HotswapLogHandler.bootstrap(format: logFormat, level: level)
-        let logger = Logger(label: "hotswap.sidecar")
+        let logger = try logging.bootstrap(label: "hotswap.sidecar")
         let config = try makeConfiguration()
         if once {
             let controller = ReloadController(configuration: config, logger: logger)

@@ -39,6 +39,21 @@ enum Terminal {
     }
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// Loads a signing key and mints a token; a key that cannot be used is exit status 2 with its reason.
+    static func mintToken(
+        keyPath: String, kid: String?, op: String, sha256: String?, audience: String, issuer: String,
+        ttlSeconds: Int64, server: String? = nil
+    ) throws -> String {
+        do {
+            let key = try TokenKey.load(path: keyPath, kid: kid ?? env("HOTSWAP_KEY_ID"))
+            return try ReloadTokenSigner(key: key).mint(
+                op: op, sha256: sha256, audience: audience, issuer: issuer, ttlSeconds: ttlSeconds, server: server)
+        } catch let error as KeyLoadError {
+            self.error(error.description)
+            throw ExitCode(2)
+        }
+    }
 }
 
 /// `--format text|json` for command output.

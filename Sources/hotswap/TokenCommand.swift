@@ -100,18 +100,11 @@ struct MintToken: ParsableCommand {
         guard let lifetime = CatalogDuration.parse(ttlText), lifetime.milliseconds >= 1000 else {
             throw ValidationError("--ttl '\(ttlText)' is not a duration of at least 1s (e.g. 60s, 5m)")
         }
-        do {
-            let signingKey = try TokenKey.load(path: keyPath, kid: kid ?? Terminal.env("HOTSWAP_KEY_ID"))
-            let signer = try ReloadTokenSigner(key: signingKey)
-            let claims = try ReloadClaims.make(
-                op: op, sha256: sha, audience: scope.audience,
+        print(
+            try Terminal.mintToken(
+                keyPath: keyPath, kid: kid, op: op, sha256: sha, audience: scope.audience,
                 issuer: iss ?? Terminal.env("HOTSWAP_ISSUER") ?? "hotswap-cli",
-                ttlSeconds: lifetime.milliseconds / 1000, server: server)
-            print(try signer.sign(claims))
-        } catch let error as KeyLoadError {
-            Terminal.error(error.description)
-            throw ExitCode(2)
-        }
+                ttlSeconds: lifetime.milliseconds / 1000, server: server))
     }
 }
 

@@ -100,7 +100,9 @@ struct SidecarTests {
         let before = try await pair.sidecar.metric("hotswap_sidecar_validations_total")
         #expect(before == 3)
 
-        // A slow in-place write: chunks 100 ms apart, well inside the 1 s settle.
+        // A slow in-place write: chunks 100 ms apart, well inside the 1 s settle. The pause is the stimulus
+        // (a writer that takes its time), not synchronization: waiting for the sidecar's polls between chunks
+        // was tried and cannot work, because a settling poller waits the settle time before its next read.
         let v4 = Array(catalog(m, ["a", "c", "d", "e"]).utf8)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: pair.gw.configPath))
         try handle.truncate(atOffset: 0)
