@@ -139,9 +139,13 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
 }
 
 extension JSONValue {
-    /// Parses one JSON text (RFC 8259). Nesting deeper than `maxDepth` is refused.
-    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = 128) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
+    /// Parses one JSON text (RFC 8259). Nesting deeper than `maxDepth` is refused. A key repeated in an object
+    /// keeps its last value, as most parsers do, unless `rejectDuplicateKeys` (where two readers of one text
+    /// must not disagree on it: signed token headers and claims).
+    public static func parse(
+        _ bytes: some Collection<UInt8>, maxDepth: Int = 128, rejectDuplicateKeys: Bool = false
+    ) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth, rejectDuplicateKeys: rejectDuplicateKeys)
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()
@@ -157,11 +161,13 @@ extension JSONValue {
 private struct JSONParser {
     let bytes: [UInt8]
     let maxDepth: Int
+    let rejectDuplicateKeys: Bool
     var i = 0
 
-    init(bytes: [UInt8], maxDepth: Int) {
+    init(bytes: [UInt8], maxDepth: Int, rejectDuplicateKeys: Bool) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.rejectDuplicateKeys = rejectDuplicateKeys
     }
 
     func fail(_ message: String) -> JSONParseError { JSONParseError(offset: i, message: message) }
@@ -185,7 +191,11 @@ private struct JSONParser {
             while true {
                 skipSpace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                let keyOffset = i
                 let key = try string()
+                if rejectDuplicateKeys, object[key] != nil {
+                    throw JSONParseError(offset: keyOffset, message: "duplicate key '\(key)'")
+                }
                 skipSpace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1
@@ -251,26 +261,34 @@ private struct JSONParser {
         i += n
     }
 
+    /// RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Integers that fit stay `.int`;
+    /// others (fractions, exponents, integers beyond 64 bits) are `.double`, infinite when out of its range.
     mutating func number() throws(JSONParseError) -> JSONValue {
         let start = i
-        var isInteger = true
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        while i < bytes.count {
-            let b = bytes[i]
-            if b >= 0x30 && b <= 0x39 {
-                i += 1
-            } else if b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
-                || b == UInt8(ascii: "+")
-                || b == UInt8(ascii: "-")
-            {
-                isInteger = false
-                i += 1
-            } else {
-                break
-            }
+        guard i < bytes.count, isDigit(bytes[i]) else { throw fail("unexpected character") }
+        if bytes[i] == 0x30 {
+            i += 1
+            if i < bytes.count, isDigit(bytes[i]) { throw fail("a number may not have a leading zero") }
+        } else {
+            while i < bytes.count, isDigit(bytes[i]) { i += 1 }
+        }
+        var isInteger = true
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            isInteger = false
+            i += 1
+            guard i < bytes.count, isDigit(bytes[i]) else { throw fail("a digit must follow the decimal point") }
+            while i < bytes.count, isDigit(bytes[i]) { i += 1 }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            isInteger = false
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < bytes.count, isDigit(bytes[i]) else { throw fail("a digit must follow the exponent") }
+            while i < bytes.count, isDigit(bytes[i]) { i += 1 }
         }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard !text.isEmpty, text != "-" else { throw fail("unexpected character") }
         if isInteger, let v = Int64(text) { return .int(v) }
         guard let d = Double(text) else { throw fail("invalid number '\(text)'") }
         return .double(d)
@@ -298,16 +316,8 @@ private struct JSONParser {
                 case UInt8(ascii: "r"): out.append(0x0D)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar), i + 2 < bytes.count, bytes[i + 1] == 0x5C,
-                        bytes[i + 2] == UInt8(ascii: "u")
-                    {
-                        i += 2
-                        let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    let unicode = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-                    out += Array(String(Character(unicode)).utf8)
+                    let unit = try hex4()
+                    out += Array(String(Character(try scalar(startingWith: unit))).utf8)
                 default: throw fail("invalid escape")
                 }
                 i += 1
@@ -318,6 +328,31 @@ private struct JSONParser {
             i += 1
         }
         throw fail("unterminated string")
+    }
+
+    /// The scalar a `\u` escape starts. A high surrogate takes the low one of a following `\u` escape; an
+    /// unpaired surrogate (RFC 8259 §8.2 leaves it undefined) becomes U+FFFD, as browsers and Python's
+    /// decoders do, so one odd string in a tool result does not cost the whole message.
+    mutating func scalar(startingWith unit: UInt32) throws(JSONParseError) -> Unicode.Scalar {
+        switch unit {
+        case 0xD800..<0xDC00:
+            guard i + 2 < bytes.count, bytes[i + 1] == 0x5C, bytes[i + 2] == UInt8(ascii: "u") else {
+                return "\u{FFFD}"
+            }
+            let mark = i
+            i += 2
+            let low = try hex4()
+            guard (0xDC00..<0xE000).contains(low) else {
+                // Not a pair: this escape stands alone and the next one is read on its own.
+                i = mark
+                return "\u{FFFD}"
+            }
+            return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) ?? "\u{FFFD}"
+        case 0xDC00..<0xE000:
+            return "\u{FFFD}"
+        default:
+            return Unicode.Scalar(unit) ?? "\u{FFFD}"
+        }
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {

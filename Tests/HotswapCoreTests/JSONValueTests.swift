@@ -1,0 +1,93 @@
+import HotswapCore
+import Testing
+
+/// RFC 8259 conformance of the one JSON parser every client request, backend line and token goes through.
+/// The cases follow the y_/n_/i_ split of the JSONTestSuite: must parse, must be refused, implementation-defined
+/// (must not crash, whatever it answers).
+@Suite struct JSONValueTests {
+    /// Issue 8, item 1: an unpaired high surrogate trapped the parser (overflow at `low - 0xDC00`).
+    @Test(arguments: [
+        #""\uD800\u0041""#, #""\uD800""#, #""\uD800\uD800""#, #""\uDC00""#, #""\uDBFF\uFFFF""#, #""a\uD83D""#,
+        #"{"k":"\uD800\u0041"}"#, #"["\uD800\n"]"#,
+    ])
+    func unpairedSurrogatesBecomeReplacementCharacters(text: String) throws {
+        let value = try JSONValue.parse(text)
+        let found = value.stringValue ?? value["k"]?.stringValue ?? value.arrayValue?.first?.stringValue
+        #expect(found?.unicodeScalars.contains("\u{FFFD}") == true, "\(value)")
+    }
+
+    @Test func surrogatePairsAndTheEscapeAfterAnUnpairedOne() throws {
+        #expect(try JSONValue.parse(#""\uD83D\uDE00""#) == "\u{1F600}")
+        #expect(try JSONValue.parse(#""\uD800\u0041""#) == "\u{FFFD}A")
+        #expect(try JSONValue.parse(#""\uDBFF\uDFFF""#) == "\u{10FFFF}")
+        #expect(try JSONValue.parse(#""\u00e9\u002F""#) == "é/")
+    }
+
+    static let valid: [(String, JSONValue)] = [
+        ("0", 0), ("-0", 0), ("1", 1), ("-1", -1), ("123456789", 123_456_789),
+        ("9223372036854775807", .int(.max)), ("-9223372036854775808", .int(.min)),
+        ("1.5", .double(1.5)), ("-0.25", .double(-0.25)), ("1e2", .double(100)), ("1E+2", .double(100)),
+        ("1e-2", .double(0.01)), ("0.5e1", .double(5)), ("true", true), ("false", false), ("null", nil),
+        (#""""#, ""), (#""a\"b\\c\/d\b\f\n\r\t""#, "a\"b\\c/d\u{8}\u{C}\n\r\t"), ("[]", []), ("{}", [:]),
+        (" [ 1 , 2 ] ", [1, 2]), ("\t{\"a\"\n:\r[{}]}\n", ["a": [[:]]]), (#"["é€😀"]"#, ["é€😀"]),
+        (#"{"a":1,"b":{"c":[null,true]}}"#, ["a": 1, "b": ["c": [nil, true]]]),
+    ]
+
+    @Test func validDocumentsParse() throws {
+        for (text, expected) in Self.valid {
+            #expect(try JSONValue.parse(text) == expected, "\(text)")
+        }
+    }
+
+    static let invalid: [String] = [
+        "", " ", "01", "-01", "00", "+1", ".5", "1.", "1.e2", "1e", "1e+", "-", "--1", "1-2", "0x10", "Infinity",
+        "NaN", "-Infinity", "1 2", "[1,]", "[,1]", "[1 2]", "{\"a\":1,}", "{\"a\"}", "{\"a\" 1}", "{a:1}", "{'a':1}",
+        "['a']", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\uZZZZ\"", "\"a\u{1}b\"", "\"tab\there\"", "tru", "nul", "[",
+        "{", "]", "}", "[1]]", "{\"a\":1}}", "[\"a\",", "\"\\", "1 // c", "/* c */ 1", "[1,,2]", "TRUE", "\u{FEFF}1",
+    ]
+
+    @Test func invalidDocumentsAreRefused() {
+        for text in Self.invalid {
+            #expect(throws: JSONParseError.self, "\(text.debugDescription)") { try JSONValue.parse(text) }
+        }
+    }
+
+    @Test func implementationDefinedCasesDoNotCrash() throws {
+        // Huge numbers: beyond Int64 they become doubles; beyond Double, infinity (printed as null).
+        #expect(try JSONValue.parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
+        #expect(try JSONValue.parse("1e400").doubleValue == .infinity)
+        #expect(try JSONValue.parse("-1e400").doubleValue == -.infinity)
+        #expect(try JSONValue.parse("1e-400").doubleValue == 0)
+        #expect(try JSONValue.parse("123456789012345678901234567890").doubleValue != nil)
+        #expect(try JSONValue.parse("[1e400]").text == "[null]")
+        // Invalid UTF-8 inside a string is repaired, not trusted.
+        let bytes: [UInt8] = [0x22, 0xFF, 0xC3, 0x22]
+        #expect(try JSONValue.parse(bytes) == "\u{FFFD}\u{FFFD}")
+        // The \u0000 escape is a real NUL in the string.
+        #expect(try JSONValue.parse(#""a\u0000b""#).stringValue?.utf8.count == 3)
+        // Duplicate keys: the last wins, unless refused.
+        #expect(try JSONValue.parse(#"{"a":1,"a":2}"#) == ["a": 2])
+        #expect(throws: JSONParseError.self) {
+            try JSONValue.parse(Array(#"{"a":1,"a":2}"#.utf8), rejectDuplicateKeys: true)
+        }
+        #expect(throws: JSONParseError.self) {
+            try JSONValue.parse(Array(#"{"x":{"a":1,"\u0061":2}}"#.utf8), rejectDuplicateKeys: true)
+        }
+    }
+
+    @Test func nestingIsBounded() throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }
+        let ok = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(try JSONValue.parse(ok).arrayValue != nil)
+    }
+
+    @Test func printedTextParsesBackToTheSameValue() throws {
+        // Whole doubles print as integers, so the printed text is the fixed point compared.
+        for (_, value) in Self.valid {
+            #expect(try JSONValue.parse(value.serialized).serialized == value.serialized)
+        }
+        let controls = JSONValue.string(String(decoding: (0..<32).map { UInt8($0) }, as: UTF8.self) + "\u{7F}\"\\")
+        #expect(try JSONValue.parse(controls.serialized) == controls)
+    }
+}
