@@ -101,6 +101,10 @@ let package = Package(
             dependencies: ["HotswapCore", "HotswapTestSupport"]
         ),
         .testTarget(
+            name: "HotswapClientTests",
+            dependencies: ["HotswapClient"]
+        ),
+        .testTarget(
             name: "HotswapGatewayTests",
             dependencies: ["HotswapCore", "HotswapGateway", "HotswapTestSupport"]
         ),

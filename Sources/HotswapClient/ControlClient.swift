@@ -81,12 +81,25 @@ public enum ControlClient {
             }
             if n == 0 { break }
             data.append(contentsOf: chunk[0..<n])
-            if let reply = parse(data), reply.complete { return reply.reply }
+            guard data.count <= maxReplyBytes else {
+                throw ControlClientError(endpoint: endpoint, message: "the reply is over \(maxReplyBytes) bytes")
+            }
+            if let reply = try parsed(data, endpoint), reply.complete { return reply.reply }
         }
-        guard let reply = parse(data) else {
+        guard let reply = try parsed(data, endpoint) else {
             throw ControlClientError(endpoint: endpoint, message: "the connection closed without an HTTP answer")
         }
         return reply.reply
+    }
+
+    private static func parsed(_ data: [UInt8], _ endpoint: ControlEndpoint) throws(ControlClientError) -> (
+        reply: HTTPReply, complete: Bool
+    )? {
+        do {
+            return try parse(data)
+        } catch {
+            throw ControlClientError(endpoint: endpoint, message: "not a valid HTTP reply: \(error)")
+        }
     }
 
     private static func connect(_ endpoint: ControlEndpoint, timeoutSeconds: Int) throws(ControlClientError) -> Int32 {
@@ -184,52 +197,89 @@ public enum ControlClient {
         }
     }
 
-    /// Parses what has arrived; `complete` once the whole body is there.
-    static func parse(_ data: [UInt8]) -> (reply: HTTPReply, complete: Bool)? {
+    /// The most a reply may hold (head and body): the control API answers in kilobytes; a peer that sends more
+    /// is not a gateway.
+    public static let maxReplyBytes = 16 << 20
+
+    /// Parses what has arrived: nil while the head is incomplete, `complete` once the whole body is there.
+    /// Throws on a reply that is not HTTP/1.1 as RFC 9112 writes it (bad status line, bad or negative lengths,
+    /// bad chunk sizes), so a hostile peer gets an error, never a trap.
+    static func parse(_ data: [UInt8]) throws(ReplyParseError) -> (reply: HTTPReply, complete: Bool)? {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let end = data.indices.dropLast(3).first(where: { data[$0..<($0 + 4)].elementsEqual(separator) }) else {
+            if data.count > 64 * 1024 { throw ReplyParseError("the reply's header is over 64 KiB") }
             return nil
         }
         let head = String(decoding: data[..<end], as: UTF8.self).split(
             separator: "\r\n", omittingEmptySubsequences: false)
         let statusParts = head.first?.split(separator: " ") ?? []
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { return nil }
+        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/"), statusParts[1].count == 3,
+            let status = Int(statusParts[1]), (100...599).contains(status)
+        else { throw ReplyParseError("not an HTTP status line: '\(head.first?.prefix(80) ?? "")'") }
         var headers: [(String, String)] = []
         for line in head.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmed()))
         }
-        var body = Array(data[(end + 4)...])
+        let body = data[(end + 4)...]
         let header = { (name: String) in headers.first { $0.0.lowercased() == name }?.1 }
         if header("transfer-encoding")?.lowercased() == "chunked" {
-            guard let (decoded, done) = dechunk(body) else { return nil }
+            let (decoded, done) = try dechunk(body)
             return (HTTPReply(status: status, headers: headers, body: decoded), done)
         }
-        if let length = header("content-length").flatMap(Int.init) {
+        if let lengthText = header("content-length") {
+            guard let length = decimal(lengthText) else { throw ReplyParseError("bad Content-Length '\(lengthText)'") }
             let complete = body.count >= length
-            if complete { body = Array(body.prefix(length)) }
-            return (HTTPReply(status: status, headers: headers, body: body), complete)
+            return (HTTPReply(status: status, headers: headers, body: Array(body.prefix(length))), complete)
         }
-        return (HTTPReply(status: status, headers: headers, body: body), false)
+        return (HTTPReply(status: status, headers: headers, body: Array(body)), false)
     }
 
-    private static func dechunk(_ data: [UInt8]) -> ([UInt8], Bool)? {
+    /// A non-negative decimal of at most 15 digits (no sign, no spaces): a length that cannot overflow.
+    private static func decimal(_ text: String) -> Int? {
+        guard (1...15).contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            return nil
+        }
+        return Int(text)
+    }
+
+    /// Decodes `Transfer-Encoding: chunked` (RFC 9112 §7.1) as far as it has arrived.
+    static func dechunk(_ data: ArraySlice<UInt8>) throws(ReplyParseError) -> ([UInt8], Bool) {
         var out: [UInt8] = []
-        var i = 0
+        var i = data.startIndex
         while true {
             guard let lineEnd = data[i...].indices.dropLast().first(where: { data[$0] == 13 && data[$0 + 1] == 10 })
             else {
+                if data.endIndex - i > 1024 { throw ReplyParseError("a chunk-size line is over 1 KiB") }
                 return (out, false)
             }
-            let sizeText = String(decoding: data[i..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmed(), radix: 16) else { return nil }
+            let line = data[i..<lineEnd]
+            var digits = line.prefix { $0 != UInt8(ascii: ";") }
+            // Whitespace may come before a chunk extension (RFC 9112's BWS), never inside the number.
+            while let last = digits.last, last == 0x20 || last == 0x09 { digits.removeLast() }
+            // At most 15 hex digits: a size below 2^60, so the arithmetic below cannot overflow.
+            guard (1...15).contains(digits.count), let size = Int(String(decoding: digits, as: UTF8.self), radix: 16),
+                size >= 0, digits.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) })
+            else {
+                throw ReplyParseError("bad chunk size '\(String(decoding: line.prefix(32), as: UTF8.self))'")
+            }
             if size == 0 { return (out, true) }
             let start = lineEnd + 2
-            guard start + size + 2 <= data.count else { return (out, false) }
+            guard size <= maxReplyBytes else { throw ReplyParseError("a chunk of \(size) bytes is over the limit") }
+            guard data.endIndex - start >= size + 2 else { return (out, false) }
             out += data[start..<(start + size)]
+            guard data[start + size] == 13, data[start + size + 1] == 10 else {
+                throw ReplyParseError("a chunk does not end with CRLF")
+            }
             i = start + size + 2
         }
     }
+}
+
+/// A reply that is not well-formed HTTP/1.1.
+struct ReplyParseError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 extension StringProtocol {
