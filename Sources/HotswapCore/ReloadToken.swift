@@ -61,13 +61,27 @@ public struct ReloadClaims: Sendable, Hashable, Codable {
         } else {
             aud = try c.decode([String].self, forKey: .aud)
         }
-        // NumericDate may carry a fraction (RFC 7519 §2); whole seconds are what is compared.
-        iat = Int64(try c.decode(Double.self, forKey: .iat).rounded(.down))
-        exp = Int64(try c.decode(Double.self, forKey: .exp).rounded(.down))
+        iat = try Self.numericDate(c, .iat)
+        exp = try Self.numericDate(c, .exp)
         jti = try c.decode(String.self, forKey: .jti)
         op = try c.decode(String.self, forKey: .op)
         sha256 = try c.decodeIfPresent(String.self, forKey: .sha256)
         server = try c.decodeIfPresent(String.self, forKey: .server)
+    }
+
+    /// The largest NumericDate taken (about the year 33,000): anything beyond is a forgery or a bug, and
+    /// keeping times this small means no arithmetic on them can overflow.
+    static let maxNumericDate: Double = 1e12
+
+    /// A NumericDate (RFC 7519 §2): seconds, maybe with a fraction; whole seconds are what is compared.
+    /// Out of range, infinite or not a number is a decoding error (a `malformed` refusal), never a trap.
+    static func numericDate(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> Int64 {
+        let value = try c.decode(Double.self, forKey: key)
+        guard value.isFinite, abs(value) <= maxNumericDate else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: c, debugDescription: "claim '\(key.stringValue)' is out of range")
+        }
+        return Int64(value.rounded(.down))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -351,7 +365,9 @@ public final class ReloadTokenVerifier: Sendable {
             case .keyNotFound(let key, _): return "missing claim '\(key.stringValue)'"
             case .typeMismatch(_, let c), .valueNotFound(_, let c):
                 return "claim '\(c.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
-            case .dataCorrupted: return "the claims are not a JSON object"
+            case .dataCorrupted(let c):
+                if let key = c.codingPath.last { return "claim '\(key.stringValue)': \(c.debugDescription)" }
+                return "the claims are not a JSON object"
             @unknown default: return "\(e)"
             }
         }

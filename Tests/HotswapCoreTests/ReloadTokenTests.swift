@@ -28,8 +28,16 @@ struct TokenCrafter {
     }
 
     func token(header: [String: Any], claims: [String: Any], signature: Signature) throws -> String {
-        let h = Base64URL.encode(Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])))
-        let c = Base64URL.encode(Array(try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])))
+        try token(
+            headerJSON: Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])),
+            claimsJSON: Array(try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])),
+            signature: signature)
+    }
+
+    /// A token over header and claims text exactly as given (numbers no serializer writes, repeated keys).
+    func token(headerJSON: [UInt8], claimsJSON: [UInt8], signature: Signature) throws -> String {
+        let h = Base64URL.encode(headerJSON)
+        let c = Base64URL.encode(claimsJSON)
         let input = Array("\(h).\(c)".utf8)
         switch signature {
         case .ed25519(let seed):
@@ -191,6 +199,25 @@ struct ReloadTokenTests {
         #expect(refusal(replay) == nil)
         #expect(refusal(replay) == .replayed)
         #expect(Set(cases.map(\.0)).union([.replayed]) == Set(TokenRefusal.Reason.allCases))
+    }
+
+    /// Issue 8, item 3: an `exp` or `iat` beyond 64 bits trapped in `Int64(_:)`.
+    @Test(
+        "signed times that do not fit are malformed, never a trap",
+        arguments: [
+            #""exp":99999999999999999999"#, #""exp":1e300"#, #""exp":-1e300"#, #""iat":9223372036854775808"#,
+            #""iat":-9223372036854775809"#, #""iat":1e19"#, #""exp":1e400"#, #""exp":9223372036854775807"#,
+        ])
+    func outOfRangeTimes(claim: String) throws {
+        let key = String(claim.dropFirst().prefix { $0 != "\"" })
+        var fields = [#""iss":"t""#, #""aud":"hotswap-gateway""#, #""jti":"j1""#, #""op":"reload""#, claim]
+        fields.append(key == "exp" ? #""iat":\#(now)"# : #""exp":\#(now + 60)"#)
+        fields.append(#""sha256":"\#(sha)""#)
+        let claims = Array("{\(fields.joined(separator: ","))}".utf8)
+        let token = try crafter.token(
+            headerJSON: Array(#"{"alg":"EdDSA","kid":"ed","typ":"hotswap-reload+jwt"}"#.utf8), claimsJSON: claims,
+            signature: .ed25519(crafter.seed))
+        #expect(refusal(token) == .malformed, "\(claim)")
     }
 
     @Test("HS256 keyed with the Ed25519 public key (algorithm confusion) is refused")
