@@ -23,6 +23,14 @@ int hotswap_spawn(const char *file, char *const argv[], char *const envp[], cons
     posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
     posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    // The child starts with exactly fds 0, 1 and 2: none of the gateway's listeners, client connections,
+    // epoll or event fds and pipes, whether or not they were opened close-on-exec (glibc 2.34+).
+    rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+        return rc;
+    }
     if (cwd != NULL) posix_spawn_file_actions_addchdir_np(&actions, cwd);
 
     sigset_t all, none;

@@ -5,7 +5,7 @@
 
 /// Spawns `file` (searched on PATH when it has no slash) in a new process group whose id is its pid,
 /// with stdin/stdout/stderr on the given descriptors, every signal disposition reset to default and an
-/// empty signal mask, optionally in `cwd`. Returns 0 and sets *pid, or an errno value.
+/// empty signal mask, every other descriptor closed, optionally in `cwd`. Returns 0 and sets *pid, or an errno value.
 int hotswap_spawn(const char *file, char *const argv[], char *const envp[], const char *cwd, int in_fd,
                   int out_fd, int err_fd, pid_t *pid);
 
