@@ -37,46 +37,70 @@ public struct AdminAuthorizer: Sendable {
         public var status: Int
         public var reason: String
         public var message: String
+
+        init(status: Int, reason: String, message: String) {
+            self.status = status
+            self.reason = reason
+            self.message = message
+        }
+
+        init(_ token: TokenRefusal) {
+            self.init(status: token.reason.httpStatus, reason: token.reason.rawValue, message: token.message)
+        }
     }
 
-    /// Checks a request before it is queued. With keys, verifies the token against `expectation` (when the
-    /// expected content is known now). Returns the claims when a token was verified.
-    func check(
-        _ request: Request, _ context: GatewayContext, expectation: TokenExpectation?
-    ) async -> Result<ReloadClaims?, Refusal> {
-        guard let verifier else {
-            guard context.isUnixSocket else {
-                return .failure(
-                    Refusal(
-                        status: 403, reason: "no_verify_key",
-                        message: "no verify key is configured: mutating routes are accepted only on the control socket")
-                )
-            }
-            guard let uid = await peerUID(context.channel) else {
-                return .failure(Refusal(status: 403, reason: "peer_unknown", message: "cannot read the caller's uid"))
-            }
-            guard uid == geteuid() else {
-                return .failure(
-                    Refusal(
-                        status: 403, reason: "wrong_uid",
-                        message:
-                            "uid \(uid) may not call this: without verify keys only the gateway's uid (\(geteuid())) may"
-                    ))
-            }
-            return .success(nil)
+    /// Checks a request from its headers alone, before its body is read: without verify keys, the caller's uid
+    /// on the control socket; with them, a Bearer token that verifies for `op` in everything but the content
+    /// hash (not consumed yet). A caller without a valid token gets its refusal before costing a byte of buffer.
+    func preauthorize(_ request: Request, _ context: GatewayContext, op: String, server: String? = nil) async
+        -> Result<Void, Refusal>
+    {
+        guard let verifier else { return await checkPeer(context).map { _ in () } }
+        guard let token = Self.bearer(request) else { return .failure(Self.missingToken) }
+        do {
+            _ = try verifier.verify(token, expecting: TokenExpectation(op: op, server: server), consume: false)
+            return .success(())
+        } catch {
+            return .failure(Refusal(error))
         }
-        guard let token = Self.bearer(request) else {
-            return .failure(
-                Refusal(
-                    status: 401, reason: "missing", message: "this route needs Authorization: Bearer <reload token>"))
-        }
-        guard let expectation else { return .success(nil) }
+    }
+
+    /// The full check before a request is queued or run: with keys, the token against `expectation` (the hash
+    /// of the very bytes about to be applied), consumed so it is never accepted again. Returns its claims.
+    func check(_ request: Request, _ context: GatewayContext, expectation: TokenExpectation) async
+        -> Result<ReloadClaims?, Refusal>
+    {
+        guard let verifier else { return await checkPeer(context) }
+        guard let token = Self.bearer(request) else { return .failure(Self.missingToken) }
         do {
             return .success(try verifier.verify(token, expecting: expectation))
         } catch {
-            return .failure(
-                Refusal(status: error.reason.httpStatus, reason: error.reason.rawValue, message: error.message))
+            return .failure(Refusal(error))
         }
+    }
+
+    private static let missingToken = Refusal(
+        status: 401, reason: "missing", message: "this route needs Authorization: Bearer <reload token>")
+
+    /// Without verify keys: only the gateway's own uid, and only on the control socket.
+    private func checkPeer(_ context: GatewayContext) async -> Result<ReloadClaims?, Refusal> {
+        guard context.isUnixSocket else {
+            return .failure(
+                Refusal(
+                    status: 403, reason: "no_verify_key",
+                    message: "no verify key is configured: mutating routes are accepted only on the control socket"))
+        }
+        guard let uid = await peerUID(context.channel) else {
+            return .failure(Refusal(status: 403, reason: "peer_unknown", message: "cannot read the caller's uid"))
+        }
+        guard uid == geteuid() else {
+            return .failure(
+                Refusal(
+                    status: 403, reason: "wrong_uid",
+                    message: "uid \(uid) may not call this: without verify keys only the gateway's uid (\(geteuid())) may"
+                ))
+        }
+        return .success(nil)
     }
 
     static func bearer(_ request: Request) -> String? {
@@ -157,6 +181,10 @@ public struct GatewayRoutes: Sendable {
     // MARK: Admin
 
     private func reload(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        // Authorized from the headers first: a dry run is the route's rehearsal and needs the same token.
+        if case .failure(let refusal) = await authorizer.preauthorize(request, context, op: "reload") {
+            return Self.refused(refusal)
+        }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
@@ -168,42 +196,29 @@ public struct GatewayRoutes: Sendable {
                     "message": "the catalog is over \(maxBodyBytes) bytes",
                 ])
         }
-        let bytes = body.readableBytes > 0 ? Array(buffer: body) : nil
         let dryRun = ["1", "true", "yes"].contains(request.uri.queryParameters.get("dry_run") ?? "")
-        let expectation = bytes.map { TokenExpectation(op: "reload", sha256: ContentHash.sha256($0)) }
+        let source: ReloadSource = context.isUnixSocket ? .socket : .http
+        var bytes = body.readableBytes > 0 ? Array(buffer: body) : nil
+        if bytes == nil, authorizer.verifier != nil {
+            // No body: the gateway's own --config, read now, so the token is checked against exactly the bytes
+            // that will be applied, and nothing unverified ever waits in the reload queue.
+            switch registry.readConfig(source: source) {
+            case .success(let read): bytes = read
+            case .failure(let box): return Self.encode(box.report)
+            }
+        }
+        let expectation = TokenExpectation(op: "reload", sha256: bytes.map(ContentHash.sha256))
         let claims: ReloadClaims?
         switch await authorizer.check(request, context, expectation: expectation) {
         case .failure(let refusal): return Self.refused(refusal)
         case .success(let c): claims = c
         }
         if dryRun { return Self.encode(await registry.dryRun(bytes)) }
-        let source: ReloadSource = context.isUnixSocket ? .socket : .http
-        var authorize: (@Sendable ([UInt8], String) -> TokenRefusal?)?
-        if bytes == nil, let verifier = authorizer.verifier, let token = AdminAuthorizer.bearer(request) {
-            // Empty body: the token must match the file the gateway is about to re-read.
-            let box = ClaimsBox()
-            authorize = { _, sha in
-                do {
-                    box.set(try verifier.verify(token, expecting: TokenExpectation(op: "reload", sha256: sha)))
-                    return nil
-                } catch let refusal as TokenRefusal {
-                    return refusal
-                } catch {
-                    return TokenRefusal(.malformed, "\(error)")
-                }
-            }
-            let report = await registry.submit(
-                ReloadRequest(
-                    bytes: nil, source: source, authorize: authorize,
-                    onApplied: { if let c = box.get() { verifier.recordApplied(c) } }))
-            return Self.encode(report)
-        }
         let verifier = authorizer.verifier
-        let verified = claims
         let report = await registry.submit(
             ReloadRequest(
                 bytes: bytes, source: source,
-                onApplied: { if let verifier, let verified { verifier.recordApplied(verified) } }))
+                onApplied: { if let verifier, let claims { verifier.recordApplied(claims) } }))
         return Self.encode(report)
     }
 
@@ -401,9 +416,4 @@ public struct GatewayRoutes: Sendable {
     }
 }
 
-/// Carries verified claims out of a `@Sendable` closure.
-final class ClaimsBox: Sendable {
-    private let value = Mutex<ReloadClaims?>(nil)
-    func set(_ c: ReloadClaims) { value.withLock { $0 = c } }
-    func get() -> ReloadClaims? { value.withLock { $0 } }
-}
+

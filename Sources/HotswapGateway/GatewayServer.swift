@@ -240,7 +240,7 @@ struct SighupService: Service {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await _ in pending {
-                    _ = await registry.submit(request())
+                    await reload()
                     try? await Task.sleep(for: Self.quietPeriod)
                 }
             }
@@ -252,32 +252,43 @@ struct SighupService: Service {
         }
     }
 
-    private func request() -> ReloadRequest {
-        guard let verifier else { return ReloadRequest(bytes: nil, source: .sighup) }
-        let tokenFile = configuration.tokenFile
-        let box = ClaimsBox()
-        return ReloadRequest(
-            bytes: nil, source: .sighup,
-            authorize: { _, sha in
-                guard let tokenFile else {
-                    return TokenRefusal(.missing, "verify keys are configured but no --token-file to read a token from")
-                }
-                guard let token = try? FileIO.read(tokenFile, limit: 16 * 1024) else {
-                    return TokenRefusal(.missing, "cannot read the token file \(tokenFile)")
-                }
-                do {
-                    box.set(
-                        try verifier.verify(
-                            String(decoding: token, as: UTF8.self),
-                            expecting: TokenExpectation(op: "reload", sha256: sha)))
-                    return nil
-                } catch let refusal as TokenRefusal {
-                    return refusal
-                } catch {
-                    return TokenRefusal(.malformed, "\(error)")
-                }
-            },
-            onApplied: { if let c = box.get() { verifier.recordApplied(c) } })
+    /// Without keys, a plain re-read. With keys, the catalog and the token file are read first and the token
+    /// checked against exactly those bytes; a refused token never enters the reload queue.
+    private func reload() async {
+        guard let verifier else {
+            _ = await registry.submit(ReloadRequest(bytes: nil, source: .sighup))
+            return
+        }
+        let bytes: [UInt8]
+        switch registry.readConfig(source: .sighup) {
+        case .success(let read): bytes = read
+        case .failure(let box):
+            logger.warning(
+                "SIGHUP: cannot read the catalog; the live generation keeps serving",
+                metadata: ["error": "\(box.report.errors?.first?.message ?? "")"])
+            return
+        }
+        let sha = ContentHash.sha256(bytes)
+        let claims: ReloadClaims
+        do {
+            claims = try verifier.verify(
+                try readToken(), expecting: TokenExpectation(op: "reload", sha256: sha))
+        } catch {
+            _ = await registry.refused(error, sha: sha, source: .sighup)
+            return
+        }
+        _ = await registry.submit(
+            ReloadRequest(bytes: bytes, source: .sighup, onApplied: { verifier.recordApplied(claims) }))
+    }
+
+    private func readToken() throws(TokenRefusal) -> String {
+        guard let tokenFile = configuration.tokenFile else {
+            throw TokenRefusal(.missing, "verify keys are configured but no --token-file to read a token from")
+        }
+        guard let token = try? FileIO.read(tokenFile, limit: 16 * 1024) else {
+            throw TokenRefusal(.missing, "cannot read the token file \(tokenFile)")
+        }
+        return String(decoding: token, as: UTF8.self)
     }
 }
 

@@ -9,24 +9,19 @@ public enum ReloadSource: String, Sendable, Codable {
     case startup, socket, http, sighup, watch
 }
 
-/// A request to apply a catalog.
+/// A request to apply a catalog. Only authorized requests are made into one: tokens are checked at the edge
+/// (the route, the SIGHUP service) before anything enters the coalescing queue, so an unauthenticated caller
+/// can never displace a signed reload waiting there.
 public struct ReloadRequest: Sendable {
     /// The exact bytes to apply, or nil to re-read the gateway's `--config`.
     public var bytes: [UInt8]?
     public var source: ReloadSource
-    /// Checks authorization against the sha256 of the bytes that will be applied (for SIGHUP and empty-body
-    /// reloads, known only once the file is read). Returns nil when allowed.
-    public var authorize: (@Sendable ([UInt8], String) -> TokenRefusal?)?
     /// Runs after a successful apply (records the token as applied).
     public var onApplied: (@Sendable () -> Void)?
 
-    public init(
-        bytes: [UInt8]?, source: ReloadSource, authorize: (@Sendable ([UInt8], String) -> TokenRefusal?)? = nil,
-        onApplied: (@Sendable () -> Void)? = nil
-    ) {
+    public init(bytes: [UInt8]?, source: ReloadSource, onApplied: (@Sendable () -> Void)? = nil) {
         self.bytes = bytes
         self.source = source
-        self.authorize = authorize
         self.onApplied = onApplied
     }
 }
@@ -239,10 +234,28 @@ public actor Registry {
         CatalogLoadOptions(dialect: .auto, environment: .expand(settings.environment), limits: settings.limits)
     }
 
-    private func readContent(_ bytes: [UInt8]?) -> Result<[UInt8], ReloadReportBox> {
+    /// Records a reload refused at the edge (its token was not accepted), as logs, metrics and `/stats` show
+    /// every reload, and returns its report. It never entered the queue.
+    public func refused(_ refusal: TokenRefusal, sha: String, source: ReloadSource) -> ReloadReport {
+        var r = baseReport(.refused, sha: sha, source: source)
+        r.reason = refusal.reason.rawValue
+        r.message = refusal.message
+        record(r)
+        return r
+    }
+
+    /// Reads `--config` for a reload without a body, so its token can be checked against exactly these bytes
+    /// before the reload is queued.
+    public nonisolated func readConfig(source: ReloadSource) -> Result<[UInt8], ReloadReportBox> {
+        readContent(nil, source: source)
+    }
+
+    private nonisolated func readContent(_ bytes: [UInt8]?, source: ReloadSource = .http) -> Result<
+        [UInt8], ReloadReportBox
+    > {
         if let bytes { return .success(bytes) }
         guard let path = settings.configPath else {
-            var r = baseReport(.rejected, sha: "", source: .http)
+            var r = baseReport(.rejected, sha: "", source: source)
             r.errors = [
                 ReloadReport.ErrorItem(
                     path: "", line: 1, column: 1,
@@ -254,7 +267,7 @@ public actor Registry {
         do {
             return .success(try FileIO.read(path, limit: settings.limits.maxBytes))
         } catch {
-            var r = baseReport(.rejected, sha: "", source: .http)
+            var r = baseReport(.rejected, sha: "", source: source)
             r.errors = [
                 ReloadReport.ErrorItem(
                     path: "", line: 1, column: 1, message: error.description,
@@ -276,17 +289,11 @@ public actor Registry {
 
     private func apply(_ request: ReloadRequest, start: ContinuousClock.Instant) async -> ReloadReport {
         let content: [UInt8]
-        switch readContent(request.bytes) {
+        switch readContent(request.bytes, source: request.source) {
         case .success(let b): content = b
         case .failure(let box): return box.report
         }
         let sha = ContentHash.sha256(content)
-        if let authorize = request.authorize, let refusal = authorize(content, sha) {
-            var r = baseReport(.refused, sha: sha, source: request.source)
-            r.reason = refusal.reason.rawValue
-            r.message = refusal.message
-            return r
-        }
         if let live, live.sha256 == sha {
             var r = baseReport(.unchanged, sha: sha, source: request.source)
             r.unchanged = live.catalog.servers.map(\.id)
@@ -416,7 +423,7 @@ public actor Registry {
 
     // MARK: Reports
 
-    private func baseReport(_ result: ReloadReport.Result, sha: String, source: ReloadSource) -> ReloadReport {
+    private nonisolated func baseReport(_ result: ReloadReport.Result, sha: String, source: ReloadSource) -> ReloadReport {
         ReloadReport(
             result: result, generation: live?.number ?? 0, configSha256: sha.isEmpty ? (live?.sha256 ?? "") : sha,
             source: source)
@@ -485,7 +492,7 @@ public actor Registry {
 }
 
 /// A report carried through `Result`'s failure side.
-struct ReloadReportBox: Error {
-    var report: ReloadReport
+public struct ReloadReportBox: Error {
+    public var report: ReloadReport
     init(_ report: ReloadReport) { self.report = report }
 }

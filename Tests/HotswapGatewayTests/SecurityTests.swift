@@ -17,8 +17,121 @@ func openDescriptors(_ pid: Int32) -> [Int: String] {
     return out
 }
 
+/// An Ed25519 key pair in a temporary directory, and tokens signed with it.
+struct TestKeys: Sendable {
+    let dir: TemporaryDirectory
+    let key: TokenKey
+    var publicKeyPath: String { dir.file("ops.pub.pem") }
+
+    init() throws {
+        dir = try TemporaryDirectory("keys")
+        let seed = try Crypto.ed25519GenerateSeed()
+        try dir.write("ops.key.pem", try Crypto.writePEM(.ed25519Private(seed: seed)))
+        try dir.write("ops.pub.pem", try Crypto.writePEM(.ed25519Public(try Crypto.ed25519PublicKey(seed: seed))))
+        key = try TokenKey.load(path: dir.file("ops.key.pem"))
+    }
+
+    func token(op: String = "reload", sha: String?, server: String? = nil) throws -> String {
+        try ReloadTokenSigner(key: key).mint(
+            op: op, sha256: sha, audience: "hotswap-gateway", issuer: "tests", ttlSeconds: 60, server: server)
+    }
+
+    func bearer(op: String = "reload", sha: String?) throws -> [(String, String)] {
+        [("Authorization", "Bearer \(try token(op: op, sha: sha))")]
+    }
+}
+
 @Suite("Gateway security (real processes)", .serialized)
 struct SecurityTests {
+    /// Issue 8, item 5: an empty-body dry run skipped token verification and showed the on-disk catalog's
+    /// ids, changes, hash and errors to anyone.
+    @Test("a dry run needs the same token as the reload it rehearses, with a body or without one")
+    func dryRunNeedsAToken() async throws {
+        let m = marker()
+        let keys = try TestKeys()
+        defer { keys.dir.remove() }
+        let gw = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]),
+            arguments: ["--verify-key", keys.publicKeyPath, "--listen", "127.0.0.1:0", "--no-watch"], marker: m)
+        let port = try await gw.tcpPort()
+        // The file on disk changes (not applied: no watcher); a dry run would reveal it.
+        let onDisk = catalog(m, [("a", nil, ""), ("secret-name", nil, "")])
+        try onDisk.write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        let diskSHA = ContentHash.sha256(Array(onDisk.utf8))
+        for endpoint in [ControlEndpoint.tcp(host: "127.0.0.1", port: port), .unix(path: gw.socket)] {
+            for (name, headers, status) in [
+                ("no token", [(String, String)](), 401), ("junk", [("Authorization", "Bearer junk")], 401),
+                ("wrong op", try keys.bearer(op: "server.stop", sha: diskSHA), 403),
+                ("wrong hash", try keys.bearer(sha: String(repeating: "0", count: 64)), 403),
+            ] {
+                for body in [[UInt8](), Array(onDisk.utf8)] {
+                    let reply = try ControlClient.request(
+                        endpoint, method: "POST", path: "/admin/reload?dry_run=1", headers: headers, body: body)
+                    #expect(reply.status == status, "\(endpoint) \(name) body \(body.count): \(reply.text)")
+                    #expect(!reply.text.contains("secret-name"), "\(reply.text)")
+                    // A validly signed token for other content learns the hash it would need; nobody else does.
+                    if status == 401 { #expect(!reply.text.contains(diskSHA), "\(reply.text)") }
+                }
+            }
+        }
+        // With the right token, the dry run answers, and changes nothing.
+        let allowed = try ControlClient.request(
+            .tcp(host: "127.0.0.1", port: port), method: "POST", path: "/admin/reload?dry_run=1",
+            headers: try keys.bearer(sha: diskSHA))
+        #expect(allowed.status == 200 && allowed.text.contains("secret-name"), "\(allowed.text)")
+        #expect(try gw.json("GET", "/stats").1["generation"] == 1)
+        try await gw.finish()
+    }
+
+    /// Issue 8, item 6: empty-body reloads with a junk token replaced a signed reload waiting in the queue.
+    @Test("unauthenticated reloads never enter the queue, so they cannot displace a signed one waiting there")
+    func junkCannotDisplaceSignedReloads() async throws {
+        let m = marker()
+        let keys = try TestKeys()
+        defer { keys.dir.remove() }
+        // A server whose start takes 2 s: modifying it while it runs makes a reload that holds the queue.
+        func slow(_ variant: Int) -> String {
+            """
+              - id: slow
+                runtime:
+                  type: local-process
+                  command: /bin/sh
+                  args: ["-c", "sleep 2; exec \(GatewayProcess.demoServer) --name slow-\(m)-\(variant)"]
+            """
+        }
+        func cat(_ variant: Int, extra: [String] = []) -> String {
+            "version: 1\nservers:\n" + slow(variant) + "\n"
+                + extra.map { GatewayProcess.demo($0, marker: m) }.joined(separator: "\n")
+        }
+        let gw = try await GatewayProcess(
+            catalog: cat(0), arguments: ["--verify-key", keys.publicKeyPath, "--no-watch"], marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        _ = try await onThread { try client.tool("slow__whoami") }
+        @Sendable func push(_ text: String) throws -> (Int, JSONValue) {
+            try gw.reload(text, headers: try keys.bearer(sha: ContentHash.sha256(Array(text.utf8))))
+        }
+        let first = cat(1)
+        let second = cat(1, extra: ["b"])
+        async let holding = onThread { try push(first) }
+        try await eventually("the first reload to be warming the slow server") {
+            gw.log.contains("slow-\(m)-1") || GatewayProcess.processes(matching: "slow-\(m)-1").count > 0
+        }
+        async let waiting = onThread { try push(second) }
+        try await Task.sleep(for: .milliseconds(300))
+        // A flood of unauthenticated reloads while the signed one waits: each is refused on its own.
+        for _ in 0..<20 {
+            let (status, body) = try gw.json(
+                "POST", "/admin/reload", headers: [("Authorization", "Bearer junk")])
+            #expect(status == 401, "\(body.text)")
+        }
+        let (s1, r1) = try await holding
+        let (s2, r2) = try await waiting
+        #expect(s1 == 200 && r1["result"] == "applied", "\(r1.text)")
+        #expect(s2 == 200 && r2["result"] == "applied", "\(r2.text)")
+        #expect(try gw.json("GET", "/stats").1["config_sha256"]?.stringValue == ContentHash.sha256(Array(second.utf8)))
+        try await gw.finish()
+    }
+
     /// Issue 8, item 4: backends inherited the gateway's listeners, client connections, epoll fds and pipes.
     @Test("a spawned server holds none of the gateway's sockets, pipes or event fds: only its stdio")
     func backendsInheritNoDescriptors() async throws {

@@ -48,7 +48,7 @@ public struct KubeletConfigMap {
 }
 
 /// A fresh temporary directory, removed by `remove()`.
-public struct TemporaryDirectory {
+public struct TemporaryDirectory: Sendable {
     public let url: URL
     public var path: String { url.path }
 
