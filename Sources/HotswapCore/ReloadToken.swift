@@ -23,6 +23,8 @@ public struct ReloadClaims: Sendable, Hashable, Codable {
     public var sha256: String?
     /// The server id, for server operations.
     public var server: String?
+    /// Not before (RFC 7519 §4.1.5), seconds since the epoch; optional.
+    public var nbf: Int64?
 
     public init(
         iss: String, aud: [String], iat: Int64, exp: Int64, jti: String, op: String, sha256: String? = nil,
@@ -51,7 +53,7 @@ public struct ReloadClaims: Sendable, Hashable, Codable {
     /// Seconds since the epoch.
     public static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
-    enum CodingKeys: String, CodingKey { case iss, aud, iat, exp, jti, op, sha256, server }
+    enum CodingKeys: String, CodingKey { case iss, aud, iat, exp, jti, op, sha256, server, nbf }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -67,6 +69,7 @@ public struct ReloadClaims: Sendable, Hashable, Codable {
         op = try c.decode(String.self, forKey: .op)
         sha256 = try c.decodeIfPresent(String.self, forKey: .sha256)
         server = try c.decodeIfPresent(String.self, forKey: .server)
+        nbf = c.contains(.nbf) ? try Self.numericDate(c, .nbf) : nil
     }
 
     /// The largest NumericDate taken (about the year 33,000): anything beyond is a forgery or a bug, and
@@ -94,6 +97,7 @@ public struct ReloadClaims: Sendable, Hashable, Codable {
         try c.encode(op, forKey: .op)
         try c.encodeIfPresent(sha256, forKey: .sha256)
         try c.encodeIfPresent(server, forKey: .server)
+        try c.encodeIfPresent(nbf, forKey: .nbf)
     }
 }
 
@@ -248,7 +252,16 @@ public final class ReloadTokenVerifier: Sendable {
         guard let headerBytes = Base64URL.decode(bytes[..<dots[0]]),
             let payloadBytes = Base64URL.decode(bytes[(dots[0] + 1)..<dots[1]]),
             let signature = Base64URL.decode(bytes[(dots[1] + 1)...])
-        else { throw TokenRefusal(.malformed, "a part of the token is not base64url") }
+        else { throw TokenRefusal(.malformed, "a part of the token is not canonical unpadded base64url") }
+        // Two readers of one token must agree on it: a repeated key (which PyJWT reads last-wins and Foundation
+        // first-wins) is refused outright, as is anything that is not JSON.
+        for (part, name) in [(headerBytes, "header"), (payloadBytes, "claims")] {
+            do {
+                _ = try JSONValue.parse(part, maxDepth: 16, rejectDuplicateKeys: true)
+            } catch {
+                throw TokenRefusal(.malformed, "the \(name) is not valid JSON: \(error.message)")
+            }
+        }
         let decoder = JSONDecoder()
         let header: ReloadTokenHeader
         do {
@@ -303,11 +316,20 @@ public final class ReloadTokenVerifier: Sendable {
     private func check(_ claims: ReloadClaims, expectation: TokenExpectation, now: Int64, consume: Bool)
         throws(TokenRefusal)
     {
+        guard !claims.jti.allSatisfy(\.isWhitespace) else {
+            throw TokenRefusal(.malformed, "the jti claim is empty; every token needs a unique id")
+        }
+        guard claims.exp >= claims.iat else {
+            throw TokenRefusal(.malformed, "exp (\(claims.exp)) is before iat (\(claims.iat))")
+        }
         guard claims.aud.contains(audience) else {
             throw TokenRefusal(.wrongAudience, "the token is for \(claims.aud); this gateway is '\(audience)'")
         }
         if claims.iat > now + clockSkew {
             throw TokenRefusal(.notYetValid, "issued \(claims.iat - now) s in the future; check the clocks")
+        }
+        if let nbf = claims.nbf, nbf > now + clockSkew {
+            throw TokenRefusal(.notYetValid, "not valid before \(nbf), \(nbf - now) s from now; check the clocks")
         }
         if now > claims.exp + clockSkew {
             throw TokenRefusal(.expired, "expired \(now - claims.exp) s ago; mint a fresh token")
@@ -407,15 +429,15 @@ public enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Decodes unpadded base64url; trailing `=` padding is tolerated. Returns nil on any other character.
+    /// Decodes canonical unpadded base64url, as JWS writes it (RFC 7515 §2, RFC 4648 §3.5): nil on padding,
+    /// on a character outside the alphabet, on an impossible length, and on non-zero trailing bits, so every
+    /// byte string has exactly one accepted encoding and a token cannot be re-spelled past a replay check.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         decode(Array(text.utf8)[...])
     }
 
-    /// Decodes unpadded base64url bytes; see `decode(_:)`.
-    public static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-        var chars = text
-        while chars.last == UInt8(ascii: "=") { chars.removeLast() }
+    /// Decodes canonical unpadded base64url bytes; see `decode(_:)`.
+    public static func decode(_ chars: ArraySlice<UInt8>) -> [UInt8]? {
         guard chars.count % 4 != 1 else { return nil }
         var out = [UInt8]()
         out.reserveCapacity(chars.count * 3 / 4)
@@ -424,13 +446,15 @@ public enum Base64URL {
         for c in chars {
             let v = reverse[Int(c)]
             guard v >= 0 else { return nil }
-            acc = acc << 6 | UInt32(v)
+            acc = (acc << 6 | UInt32(v)) & 0xFFFF
             bits += 6
             if bits >= 8 {
                 bits -= 8
                 out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
             }
         }
+        // The bits left over (2 or 4) must be zero.
+        guard acc & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
         return out
     }
 }

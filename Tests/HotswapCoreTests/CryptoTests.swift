@@ -80,6 +80,11 @@ struct CryptoTests {
         }
         #expect(Base64URL.decode("a+b/") == nil)
         #expect(Base64URL.decode("abcde") == nil)
-        #expect(Base64URL.decode("YQ==") == [0x61])
+        #expect(Base64URL.decode("YQ") == [0x61])
+        // Canonical only: no padding, no set spare bits.
+        #expect(Base64URL.decode("YQ==") == nil)
+        #expect(Base64URL.decode("YR") == nil)
+        #expect(Base64URL.decode("YWI") == [0x61, 0x62])
+        #expect(Base64URL.decode("YWJ") == nil)
     }
 }

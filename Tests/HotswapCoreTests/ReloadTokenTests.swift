@@ -201,6 +201,45 @@ struct ReloadTokenTests {
         #expect(Set(cases.map(\.0)).union([.replayed]) == Set(TokenRefusal.Reason.allCases))
     }
 
+    /// Issue 8, item 9: policy gaps that let odd tokens through.
+    @Test("future nbf, exp before iat, empty jti, re-spelled base64url and repeated keys are refused")
+    func policyGaps() throws {
+        let c = crafter
+        let ed = TokenCrafter.Signature.ed25519(c.seed)
+        func make(_ overrides: [String: Any]) throws -> String {
+            try c.token(header: c.edHeader(), claims: c.claims(now: now, sha: sha, overrides), signature: ed)
+        }
+        #expect(refusal(try make(["nbf": now + 3600])) == .notYetValid)
+        #expect(refusal(try make(["nbf": now - 10])) == nil, "a past nbf is fine")
+        #expect(refusal(try make(["iat": now, "exp": now - 1])) == .malformed)
+        #expect(refusal(try make(["jti": ""])) == .malformed)
+        #expect(refusal(try make(["jti": "  "])) == .malformed)
+
+        // One token, spelled three ways: only the canonical spelling verifies.
+        let good = try make([:])
+        let parts = good.split(separator: ".").map(String.init)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var signature = Array(parts[2])
+        // 64 bytes are 86 characters with 4 spare bits in the last: flipping one changes no decoded byte.
+        let last = alphabet.firstIndex(of: signature.removeLast())!
+        signature.append(alphabet[last ^ 1])
+        #expect(refusal("\(parts[0]).\(parts[1]).\(String(signature))") == .malformed)
+        #expect(refusal("\(parts[0]).\(parts[1]).\(parts[2])==") == .malformed)
+        #expect(refusal("\(parts[0])=.\(parts[1]).\(parts[2])") == .malformed)
+        #expect(refusal(good) == nil, "the canonical spelling verifies, once")
+
+        // Repeated keys, which PyJWT reads last-wins: refused wherever they are.
+        let header = Array(#"{"alg":"EdDSA","kid":"ed","typ":"hotswap-reload+jwt"}"#.utf8)
+        let claims =
+            #"{"aud":"hotswap-gateway","exp":\#(now + 60),"iat":\#(now),"iss":"t","jti":"dup","op":"server.stop","#
+            + #""op":"reload","sha256":"\#(sha)"}"#
+        #expect(
+            refusal(try c.token(headerJSON: header, claimsJSON: Array(claims.utf8), signature: ed)) == .malformed)
+        let twoKids = Array(#"{"alg":"EdDSA","kid":"ed","kid":"hs","typ":"hotswap-reload+jwt"}"#.utf8)
+        let fine = Array(try JSONSerialization.data(withJSONObject: c.claims(now: now, sha: sha), options: []))
+        #expect(refusal(try c.token(headerJSON: twoKids, claimsJSON: fine, signature: ed)) == .malformed)
+    }
+
     /// Issue 8, item 3: an `exp` or `iat` beyond 64 bits trapped in `Int64(_:)`.
     @Test(
         "signed times that do not fit are malformed, never a trap",
