@@ -71,27 +71,44 @@ public enum Runtime: Sendable, Hashable, Encodable {
         public var args: [String]
         public var env: [String: String]
         public var workingDir: String?
+        /// The command and working directory as the catalog spells them, `${VAR}` unexpanded: what messages,
+        /// logs and the API show, so an expanded secret never leaves the process.
+        public var asWritten: AsWritten<Written>
+
+        public struct Written: Sendable {
+            public var command: String
+            public var workingDir: String?
+        }
 
         enum CodingKeys: String, CodingKey {
             case command, args, env
             case workingDir = "working_dir"
         }
 
-        public init(command: String, args: [String] = [], env: [String: String] = [:], workingDir: String? = nil) {
+        public init(
+            command: String, args: [String] = [], env: [String: String] = [:], workingDir: String? = nil,
+            asWritten: Written? = nil
+        ) {
             self.command = command
             self.args = args
             self.env = env
             self.workingDir = workingDir
+            self.asWritten = AsWritten(asWritten ?? Written(command: command, workingDir: workingDir))
         }
     }
 
     public struct Remote: Sendable, Hashable, Encodable {
         public var url: String
         public var headers: [String: String]
+        /// The URL as the catalog spells it, `${VAR}` unexpanded, for messages.
+        public var urlAsWritten: AsWritten<String>
 
-        public init(url: String, headers: [String: String] = [:]) {
+        enum CodingKeys: String, CodingKey { case url, headers }
+
+        public init(url: String, headers: [String: String] = [:], urlAsWritten: String? = nil) {
             self.url = url
             self.headers = headers
+            self.urlAsWritten = AsWritten(urlAsWritten ?? url)
         }
     }
 
@@ -113,6 +130,17 @@ public enum Runtime: Sendable, Hashable, Encodable {
         case .remote(let r): try r.encode(to: encoder)
         }
     }
+}
+
+/// A value kept only to be shown: how the catalog wrote a field before `${VAR}` expansion. It takes no part in
+/// equality (the expanded value is what a server means) and is never encoded (so never diffed or printed).
+public struct AsWritten<Value: Sendable>: Sendable, Hashable {
+    public var value: Value
+
+    public init(_ value: Value) { self.value = value }
+
+    public static func == (a: AsWritten, b: AsWritten) -> Bool { true }
+    public func hash(into hasher: inout Hasher) {}
 }
 
 /// Which of a server's tools the gateway exposes. Absent lists mean "all"; `allow: []` means none.

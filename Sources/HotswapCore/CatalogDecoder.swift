@@ -341,7 +341,11 @@ struct CatalogDecoder {
             }
         }
         guard ok, let command else { return nil }
-        return .localProcess(.init(command: command, args: args, env: env, workingDir: workingDir))
+        let written = Runtime.LocalProcess.Written(
+            command: f[commandKey]?.value.scalar?.text ?? command,
+            workingDir: f[workingDirKey].map { $0.value.scalar?.text ?? "" })
+        return .localProcess(
+            .init(command: command, args: args, env: env, workingDir: workingDir, asWritten: written))
     }
 
     private mutating func decodeRemote(_ f: Fields, _ node: YAMLNode, _ path: CatalogPath)
@@ -353,8 +357,12 @@ struct CatalogDecoder {
                 if Self.isHTTPURL(text) || !environment.isExpanding && text.hasPrefix("${") {
                     url = text
                 } else {
+                    // The message quotes the URL as written: an expanded `${VAR}` may hold a secret.
+                    let written = u.value.scalar?.text ?? text
+                    let expandedNote = written == text ? "" : " once expanded"
                     error(
-                        path.key("url"), u.value, "'\(text)' is not an http:// or https:// URL with a host",
+                        path.key("url"), u.value,
+                        "'\(written)'\(expandedNote) is not an http:// or https:// URL with a host",
                         hint: "write the full endpoint, e.g. `https://search.internal/mcp`")
                 }
             }
@@ -369,7 +377,7 @@ struct CatalogDecoder {
             if let map = stringMap(h.value, path.key("headers"), kind: .header) { headers = map } else { ok = false }
         }
         guard ok, let url else { return nil }
-        return .remote(.init(url: url, headers: headers))
+        return .remote(.init(url: url, headers: headers, urlAsWritten: f["url"]?.value.scalar?.text))
     }
 
     private mutating func decodeTools(_ node: YAMLNode, _ path: CatalogPath) -> ToolFilter? {

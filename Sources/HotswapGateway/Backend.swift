@@ -210,9 +210,11 @@ public final class Backend: Sendable {
             for (k, v) in local.env { environment[k] = v }
             let child = try ChildProcess.spawn(
                 command: Self.resolve(command: local.command, path: environment["PATH"]), arguments: local.args,
-                environment: environment,
-                workingDirectory: local.workingDir)
-            logger.info("started", metadata: ["server.pid": "\(child.pid)", "server.command": "\(local.command)"])
+                environment: environment, workingDirectory: local.workingDir,
+                displayName: local.asWritten.value.command)
+            logger.info(
+                "started",
+                metadata: ["server.pid": "\(child.pid)", "server.command": "\(local.asWritten.value.command)"])
             let connection = try await StdioConnection.connect(
                 to: child, serverID: id, group: group, logger: logger,
                 onNotification: { [weak self] message in self?.notification(message) })

@@ -38,10 +38,13 @@ public final class ChildProcess: Sendable {
         self.stderr = stderr
     }
 
-    /// Spawns `command` with `arguments`. `environment` is the whole environment of the child.
+    /// Spawns `command` with `arguments`. `environment` is the whole environment of the child. Errors name the
+    /// command as `displayName` (the catalog's unexpanded spelling), never the expanded text.
     public static func spawn(
-        command: String, arguments: [String], environment: [String: String], workingDirectory: String?
+        command: String, arguments: [String], environment: [String: String], workingDirectory: String?,
+        displayName: String? = nil
     ) throws(SpawnError) -> ChildProcess {
+        let shown = displayName ?? command
         var inPipe: [Int32] = [-1, -1]
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
@@ -54,7 +57,7 @@ public final class ChildProcess: Sendable {
             }
             if rc != 0 {
                 for fd in inPipe + outPipe + errPipe where fd >= 0 { close(fd) }
-                throw SpawnError(command: command, code: rc)
+                throw SpawnError(command: shown, code: rc)
             }
         }
         let argv = [command] + arguments
@@ -76,7 +79,7 @@ public final class ChildProcess: Sendable {
             close(inPipe[1])
             close(outPipe[0])
             close(errPipe[0])
-            throw SpawnError(command: command, code: rc)
+            throw SpawnError(command: shown, code: rc)
         }
         let child = ChildProcess(pid: pid, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0])
         let thread = Thread { [child] in

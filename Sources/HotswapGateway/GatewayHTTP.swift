@@ -97,7 +97,8 @@ public struct AdminAuthorizer: Sendable {
             return .failure(
                 Refusal(
                     status: 403, reason: "wrong_uid",
-                    message: "uid \(uid) may not call this: without verify keys only the gateway's uid (\(geteuid())) may"
+                    message:
+                        "uid \(uid) may not call this: without verify keys only the gateway's uid (\(geteuid())) may"
                 ))
         }
         return .success(nil)
@@ -415,5 +416,3 @@ public struct GatewayRoutes: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: body.serialized)))
     }
 }
-
-

@@ -28,6 +28,8 @@ public struct GatewayConfiguration: Sendable {
     public var stopGrace: Duration = .seconds(5)
     public var allowedOrigins: [String] = []
     public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Variables of `environment` every server gets besides the minimal base (`--pass-env`).
+    public var passEnvironment: [String] = []
 
     public init(config: String) { self.config = config }
 
@@ -57,6 +59,7 @@ public final class Gateway: Sendable {
         self.group = MultiThreadedEventLoopGroup.singleton
         var settings = Registry.Settings(configPath: configuration.configPath, environment: configuration.environment)
         settings.stopGrace = configuration.stopGrace
+        settings.passEnvironment = configuration.passEnvironment
         let metrics = self.metrics
         let streams = self.streams
         self.registry = Registry(

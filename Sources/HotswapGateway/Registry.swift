@@ -110,6 +110,8 @@ public actor Registry {
         public var environment: [String: String]
         public var limits: YAMLLimits = .default
         public var stopGrace: Duration = .seconds(5)
+        /// Names of the gateway's environment variables every server also gets (`--pass-env`).
+        public var passEnvironment: [String] = []
 
         public init(configPath: String?, environment: [String: String]) {
             self.configPath = configPath
@@ -395,7 +397,9 @@ public actor Registry {
 
     private func makeBackend(_ server: ServerDefinition) -> Backend {
         Backend(
-            definition: server, environment: settings.environment, group: group, logger: logger,
+            definition: server,
+            environment: ChildEnvironment.base(from: settings.environment, passing: settings.passEnvironment),
+            group: group, logger: logger,
             stopGrace: settings.stopGrace, onToolsChanged: toolsChanged)
     }
 
@@ -423,7 +427,9 @@ public actor Registry {
 
     // MARK: Reports
 
-    private nonisolated func baseReport(_ result: ReloadReport.Result, sha: String, source: ReloadSource) -> ReloadReport {
+    private nonisolated func baseReport(_ result: ReloadReport.Result, sha: String, source: ReloadSource)
+        -> ReloadReport
+    {
         ReloadReport(
             result: result, generation: live?.number ?? 0, configSha256: sha.isEmpty ? (live?.sha256 ?? "") : sha,
             source: source)

@@ -78,6 +78,15 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Origins allowed to call /mcp from a browser besides loopback; repeatable, * for any.")
     var allowOrigin: [String] = []
 
+    @Option(
+        name: .customLong("pass-env"),
+        help: ArgumentHelp(
+            "Also give every server this variable of the gateway's environment; repeatable. Env HOTSWAP_PASS_ENV (comma-separated).",
+            discussion:
+                "Servers start with PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ and TMPDIR only, plus their catalog `env`: another server's secrets never reach them. Pass one server a variable with `env: { NAME: \"${NAME}\" }`."
+        ))
+    var passEnv: [String] = []
+
     @Option(help: "Write the gateway's pid here (for a sidecar in sighup mode). Env HOTSWAP_PID_FILE.")
     var pidFile: String?
 
@@ -114,6 +123,11 @@ struct GatewayCommand: AsyncParsableCommand {
         settings.tokenMaxTTL = Int64(
             try Self.duration(tokenMaxTTL, "--token-max-ttl", minimum: .seconds(1)).components.seconds)
         settings.allowedOrigins = allowOrigin
+        settings.passEnvironment =
+            passEnv.isEmpty
+            ? (Terminal.env("HOTSWAP_PASS_ENV")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                ?? [])
+            : passEnv
         var keyPaths = verifyKeys
         if keyPaths.isEmpty, let env = Terminal.env("HOTSWAP_VERIFY_KEY") {
             keyPaths = env.split(separator: ",").map { String($0) }

@@ -43,6 +43,62 @@ struct TestKeys: Sendable {
 
 @Suite("Gateway security (real processes)", .serialized)
 struct SecurityTests {
+    /// Issue 8, item 7: a `${VAR}` in `command` showed expanded in `GET /servers`, MCP errors and logs, one in
+    /// an invalid `url` in logs, the 422 report and `validate`; and every server got the whole environment.
+    @Test("expanded secrets never leave the gateway, and a server gets a minimal environment plus its own env")
+    func secretsStayInside() async throws {
+        let m = marker()
+        let secret = "s3cret-\(m)"
+        let broken = """
+              - id: broken
+                runtime:
+                  type: local-process
+                  command: "/nonexistent/${SECRET_CMD}"
+            """
+        let good = GatewayProcess.demo("a", marker: m, extra: "      env: { MINE: \"${MY_KEY}\" }")
+        let gw = try await GatewayProcess(
+            catalog: "version: 1\nservers:\n\(broken)\n\(good)",
+            arguments: ["--pass-env", "PASSED", "--listen", "127.0.0.1:0"],
+            environment: [
+                "SECRET_CMD": secret, "MY_KEY": "mine-\(m)", "OTHER_SECRET": "other-\(secret)", "PASSED": "passed-\(m)",
+                "BAD_URL": "notaurl-\(secret)",
+            ], marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        let call = try client.call("tools/call", ["name": "broken__whoami", "arguments": [:]])
+        #expect(call["error"] != nil && !call.text.contains(secret), "\(call.text)")
+        #expect(call.text.contains("${SECRET_CMD}"), "the error names the command as written: \(call.text)")
+        let servers = try gw.request("GET", "/servers").text
+        #expect(!servers.contains(secret) && servers.contains("${SECRET_CMD}"), "\(servers)")
+
+        // A server's environment: the base, --pass-env, its own env; no other secret of the gateway's.
+        _ = try client.tool("a__whoami")
+        let pid = try #require(try gw.pid("a"))
+        let environ = try String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8).split(separator: "\0")
+        let names = Set(environ.map { String($0.prefix { $0 != "=" }) })
+        #expect(environ.contains("MINE=mine-\(m)") && environ.contains("PASSED=passed-\(m)"), "\(names)")
+        #expect(names.contains("PATH"))
+        #expect(
+            !names.contains("OTHER_SECRET") && !names.contains("SECRET_CMD") && !names.contains("MY_KEY"), "\(names)")
+
+        // An invalid URL built from a variable: the 422 report shows it as written.
+        let badRemote = """
+            version: 1
+            servers:
+              - id: r
+                runtime: { type: remote, url: "${BAD_URL}" }
+            """
+        let (status, report) = try gw.reload(badRemote)
+        #expect(status == 422 && !report.text.contains(secret) && report.text.contains("${BAD_URL}"), "\(report.text)")
+        let validate = try await onThread {
+            try ProcessRunner.hotswap(
+                ["validate", try gw.dir.write("bad.yaml", badRemote)], environment: ["BAD_URL": "notaurl-\(secret)"])
+        }
+        #expect(validate.status != 0 && !(validate.stdout + validate.stderr).contains(secret), "\(validate)")
+        #expect((validate.stdout + validate.stderr).contains("${BAD_URL}"), "\(validate)")
+        try await gw.finish()
+        #expect(!gw.log.contains(secret), "the log holds an expanded secret")
+    }
+
     /// Issue 8, item 5: an empty-body dry run skipped token verification and showed the on-disk catalog's
     /// ids, changes, hash and errors to anyone.
     @Test("a dry run needs the same token as the reload it rehearses, with a body or without one")
