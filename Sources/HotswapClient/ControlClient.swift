@@ -34,6 +34,29 @@ public enum ControlEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension ControlEndpoint {
+    /// The control socket when none is named: in a directory only this user can enter, never a fixed name in a
+    /// shared one (where another local user could listen first and collect tokens): `$XDG_RUNTIME_DIR/hotswap/`,
+    /// `/run/hotswap/` for root, else `/tmp/hotswap-UID/`, each holding `control.sock`.
+    public static var defaultSocketPath: String {
+        if let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), xdg.hasPrefix("/") {
+            return "\(xdg)/hotswap/control.sock"
+        }
+        if geteuid() == 0 { return "/run/hotswap/control.sock" }
+        return "/tmp/hotswap-\(geteuid())/control.sock"
+    }
+
+    /// Uids a control socket may belong to: this user's, root's, and those in `HOTSWAP_SOCKET_UID`
+    /// (comma-separated), for a gateway that runs as another user on purpose.
+    public static var trustedSocketUIDs: Set<uid_t> {
+        var uids: Set<uid_t> = [geteuid(), 0]
+        if let extra = getenv("HOTSWAP_SOCKET_UID").map({ String(cString: $0) }) {
+            for part in extra.split(separator: ",") { if let uid = uid_t(part.trimmed()) { uids.insert(uid) } }
+        }
+        return uids
+    }
+}
+
 /// An HTTP response.
 public struct HTTPReply: Sendable {
     public var status: Int
@@ -134,6 +157,25 @@ public enum ControlClient {
                         : code == ECONNREFUSED
                             ? "nothing is listening: the gateway is not running" : String(cString: strerror(code))
                 throw ControlClientError(endpoint: endpoint, message: hint)
+            }
+            // Whoever listens there must be the gateway's user (ours, or root): a socket another local user
+            // created first would otherwise receive our tokens and catalogs, and could fake the answer.
+            var cred = PeerCredentials()
+            var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw ControlClientError(endpoint: endpoint, message: "cannot check who listens there: \(reason)")
+            }
+            let trusted = ControlEndpoint.trustedSocketUIDs
+            guard trusted.contains(cred.uid) else {
+                close(fd)
+                throw ControlClientError(
+                    endpoint: endpoint,
+                    message:
+                        "the process listening there runs as uid \(cred.uid), not as you (uid \(geteuid())) or root: "
+                        + "refusing to send it anything. If the gateway runs as that user on purpose, set "
+                        + "HOTSWAP_SOCKET_UID=\(cred.uid)")
             }
             return fd
         case .tcp(let host, let port):
@@ -274,6 +316,13 @@ public enum ControlClient {
             i = start + size + 2
         }
     }
+}
+
+/// `struct ucred` as SO_PEERCRED fills it (pid_t, uid_t, gid_t); Glibc does not import it without _GNU_SOURCE.
+private struct PeerCredentials {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
 }
 
 /// A reply that is not well-formed HTTP/1.1.

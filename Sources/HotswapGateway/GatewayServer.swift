@@ -15,6 +15,8 @@ public struct GatewayConfiguration: Sendable {
     /// TCP listener, "host:port"; nil for none.
     public var listen: String? = "127.0.0.1:4444"
     public var controlSocket: String?
+    /// Create the control socket's directory, private (0700), when it is missing: for the default path.
+    public var createSocketDirectory = false
     public var socketGroup: String?
     public var verifyKeys: [TokenKey] = []
     public var audience = "hotswap-gateway"
@@ -91,15 +93,19 @@ public final class Gateway: Sendable {
             RegistryService(registry: registry, timeout: configuration.shutdownTimeout, logger: logger)
         ]
         if let path = configuration.controlSocket {
-            try Self.prepareSocketPath(path)
+            try Self.prepareSocketPath(path, createDirectory: configuration.createSocketDirectory)
             let mode: mode_t = configuration.socketGroup == nil ? 0o600 : 0o660
             let gid = try configuration.socketGroup.map(Self.groupID)
             let logger = self.logger
+            // bind(2) creates the socket file with the process umask; under umask 000 it would be open to every
+            // local user until the chmod below. Binding under 077 means it is never more open than 0700.
+            let umaskBeforeBind = umask(0o077)
             services.append(
                 Application(
                     router: routes.router(),
                     configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
                     onServerRunning: { _ in
+                        umask(umaskBeforeBind)
                         if let gid { _ = chown(path, uid_t.max, gid) }
                         chmod(path, mode)
                         logger.info(
@@ -151,9 +157,28 @@ public final class Gateway: Sendable {
     }
 
     /// Removes a stale socket file left by a gateway that died; refuses when one is still listening on it.
-    static func prepareSocketPath(_ path: String) throws {
+    /// With `createDirectory` (the default path), makes the directory 0700 when missing and refuses one that
+    /// another user owns or could write to: whoever controls the directory controls the socket.
+    static func prepareSocketPath(_ path: String, createDirectory: Bool = false) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if createDirectory && !dir.isEmpty {
+            if !FileIO.exists(dir) && mkdir(dir, 0o700) != 0 && errno != EEXIST {
+                throw GatewaySetupError(
+                    "cannot create the control socket's directory \(dir): \(String(cString: strerror(errno))); "
+                        + "give --control-socket PATH")
+            }
+            var info = stat()
+            guard lstat(dir, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw GatewaySetupError("\(dir) is not a directory; give --control-socket PATH")
+            }
+            guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+                throw GatewaySetupError(
+                    "\(dir) belongs to uid \(info.st_uid) with mode \(String(info.st_mode & 0o777, radix: 8)); the "
+                        + "control socket's directory must be this user's (uid \(geteuid())) and private (0700), or "
+                        + "another user could take the socket. Remove it, or give --control-socket PATH")
+            }
+        }
         guard FileIO.exists(path) else {
-            let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty && !FileIO.isDirectory(dir) {
                 throw GatewaySetupError(
                     "--control-socket: directory \(dir) does not exist; create it or mount a volume there")

@@ -5,7 +5,10 @@ import HotswapCore
 
 /// Where the gateway is, shared by the commands that talk to it.
 struct ControlOptions: ParsableArguments {
-    @Option(help: "The gateway's control socket. Env HOTSWAP_SOCKET. [default: /tmp/hotswap.sock]")
+    @Option(
+        help:
+            "The gateway's control socket. Env HOTSWAP_SOCKET. [default: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, else /tmp/hotswap-UID/control.sock]"
+    )
     var socket: String?
 
     @Option(help: "The gateway's TCP address instead, e.g. http://127.0.0.1:4444. Env HOTSWAP_URL.")
@@ -22,7 +25,7 @@ struct ControlOptions: ParsableArguments {
             guard let e = ControlEndpoint(url) else { throw ValidationError("--url '\(url)' is not http://HOST:PORT") }
             return e
         }
-        return .unix(path: socket ?? Terminal.env("HOTSWAP_SOCKET") ?? "/tmp/hotswap.sock")
+        return .unix(path: socket ?? Terminal.env("HOTSWAP_SOCKET") ?? ControlEndpoint.defaultSocketPath)
     }
 
     /// Sends a request; an unreachable gateway is exit status 2 with the reason.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HotswapClient
 import HotswapCore
 import HotswapGateway
 import Logging
@@ -31,7 +32,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(help: "Serve on the control socket only, no TCP listener.")
     var noListen = false
 
-    @Option(help: "Unix socket for the admin API and /mcp. Env HOTSWAP_SOCKET. [default: /tmp/hotswap.sock]")
+    @Option(
+        help:
+            "Unix socket for the admin API and /mcp. Env HOTSWAP_SOCKET. [default: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, else /tmp/hotswap-UID/control.sock; the directory is made 0700]"
+    )
     var controlSocket: String?
 
     @Option(help: "Make the control socket 0660 and owned by this group (default: 0600, the gateway's user only).")
@@ -109,7 +113,12 @@ struct GatewayCommand: AsyncParsableCommand {
         var settings = GatewayConfiguration(config: configPath)
         settings.configFile = file ?? Terminal.env("HOTSWAP_FILE") ?? "catalog.yaml"
         settings.listen = noListen ? nil : (listen ?? Terminal.env("HOTSWAP_LISTEN") ?? "127.0.0.1:4444")
-        settings.controlSocket = controlSocket ?? Terminal.env("HOTSWAP_SOCKET") ?? "/tmp/hotswap.sock"
+        if let explicit = controlSocket ?? Terminal.env("HOTSWAP_SOCKET") {
+            settings.controlSocket = explicit
+        } else {
+            settings.controlSocket = ControlEndpoint.defaultSocketPath
+            settings.createSocketDirectory = true
+        }
         settings.socketGroup = socketGroup
         settings.audience = audience ?? Terminal.env("HOTSWAP_AUDIENCE") ?? "hotswap-gateway"
         settings.tokenFile = tokenFile ?? Terminal.env("HOTSWAP_TOKEN_FILE")

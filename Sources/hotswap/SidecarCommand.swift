@@ -63,7 +63,7 @@ struct SidecarCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "The gateway's control socket (socket mode; also used to confirm). Env HOTSWAP_SOCKET. [default: /tmp/hotswap.sock]"
+            "The gateway's control socket (socket mode; also used to confirm). Env HOTSWAP_SOCKET. [default: as the gateway's: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, else /tmp/hotswap-UID/control.sock]"
     )
     var socket: String?
 
@@ -155,7 +155,7 @@ struct SidecarCommand: AsyncParsableCommand {
         poller.settle = try GatewayCommand.duration(settle, "--settle")
         poller.fullHashEvery = try GatewayCommand.duration(
             fullHashEvery, "--full-hash-every", minimum: .milliseconds(100))
-        let socketPath = socket ?? Terminal.env("HOTSWAP_SOCKET") ?? "/tmp/hotswap.sock"
+        let socketPath = socket ?? Terminal.env("HOTSWAP_SOCKET") ?? ControlEndpoint.defaultSocketPath
         let mode = signal ?? Terminal.env("HOTSWAP_SIGNAL") ?? "socket"
         let signaler: any Signaler
         var stats: ControlEndpoint?

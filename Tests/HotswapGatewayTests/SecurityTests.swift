@@ -2,6 +2,7 @@ import Foundation
 import HotswapClient
 import HotswapCore
 import HotswapTestSupport
+import Synchronization
 import Testing
 
 /// The open descriptors of a process: fd number to what it points at (`socket:[123]`, `pipe:[45]`, a path).
@@ -97,6 +98,128 @@ struct SecurityTests {
         #expect((validate.stdout + validate.stderr).contains("${BAD_URL}"), "\(validate)")
         try await gw.finish()
         #expect(!gw.log.contains(secret), "the log holds an expanded secret")
+    }
+
+    /// Issue 8, item 8: a local user listening first on the default `/tmp/hotswap.sock` received a signed token
+    /// and the catalog from `hotswap reload --key`, and answered with a fake "applied".
+    @Test("clients send nothing to a control socket another user listens on")
+    func squattedSocketGetsNothing() async throws {
+        let keys = try TestKeys()
+        defer { keys.dir.remove() }
+        let dir = try TemporaryDirectory("squat")
+        defer { dir.remove() }
+        chmod(dir.path, 0o777)
+        let path = dir.file("control.sock")
+        let squatter = Process()
+        squatter.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        squatter.arguments = [
+            "-c",
+            """
+            import os, socket, sys
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777)
+            os.setgid(65534); os.setuid(65534)
+            s.listen(8); print("ready", flush=True)
+            s.settimeout(20)
+            c, _ = s.accept(); c.settimeout(5)
+            data = c.recv(65536)
+            print("received", len(data), data[:300], flush=True)
+            c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 20\\r\\n\\r\\n{"result":"applied"}')
+            """, path,
+        ]
+        let out = Pipe()
+        squatter.standardOutput = out
+        try squatter.run()
+        defer { if squatter.isRunning { squatter.terminate() } }
+        try await eventually("the squatter to listen") { FileManager.default.fileExists(atPath: path) }
+        try await Task.sleep(for: .milliseconds(200))
+        let catalogPath = try dir.write("catalog.yaml", "version: 1\nservers: []\n")
+        let run = try await onThread {
+            try ProcessRunner.hotswap(
+                ["reload", "--socket", path, "--key", keys.dir.file("ops.key.pem"), "--config", catalogPath])
+        }
+        #expect(run.status == 2, "\(run)")
+        #expect(run.stderr.contains("uid 65534") && run.stderr.contains("refusing"), "\(run)")
+        #expect(!run.stdout.contains("applied"), "\(run)")
+        squatter.terminate()
+        squatter.waitUntilExit()
+        let heard = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!heard.contains("Bearer") && !heard.contains("servers"), "the squatter got: \(heard)")
+    }
+
+    @Test("the default control socket lives in a private directory, and a foreign one there is refused")
+    func defaultSocketIsPrivate() async throws {
+        let m = marker()
+        let runtime = try TemporaryDirectory("xdg")
+        defer { runtime.remove() }
+        let config = try runtime.write("catalog.yaml", catalog(m, [("a", nil, "")]))
+        let env = ["XDG_RUNTIME_DIR": runtime.path]
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: TestPaths.product("hotswap"))
+        gateway.arguments = ["gateway", "--config", config, "--no-listen", "--no-watch"]
+        gateway.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        gateway.standardError = FileHandle.nullDevice
+        try gateway.run()
+        defer { if gateway.isRunning { gateway.terminate() } }
+        let socket = runtime.file("hotswap/control.sock")
+        try await eventually("the gateway's default socket") { FileManager.default.fileExists(atPath: socket) }
+        let dirMode = try FileManager.default.attributesOfItem(atPath: runtime.file("hotswap"))[.posixPermissions]
+        #expect(dirMode as? Int == 0o700)
+        let status = try await onThread { try ProcessRunner.hotswap(["status"], environment: env) }
+        #expect(status.status == 0, "the clients find the same default: \(status)")
+        gateway.terminate()
+        gateway.waitUntilExit()
+
+        // A directory someone else made (here: open to all) is refused, with what to do.
+        let other = try TemporaryDirectory("xdg-other")
+        defer { other.remove() }
+        mkdir(other.file("hotswap"), 0o777)
+        chmod(other.file("hotswap"), 0o777)
+        let refused = try await onThread {
+            try ProcessRunner.hotswap(
+                ["gateway", "--config", config, "--no-listen", "--no-watch"],
+                environment: ["XDG_RUNTIME_DIR": other.path])
+        }
+        #expect(refused.status == 2 && refused.stderr.contains("private (0700)"), "\(refused)")
+    }
+
+    @Test("under umask 000 the control socket is never open to other users, not even while it is created")
+    func socketBornPrivate() async throws {
+        let m = marker()
+        for round in 0..<6 {
+            let dir = try TemporaryDirectory("umask")
+            defer { dir.remove() }
+            let config = try dir.write("catalog.yaml", catalog(m, [("a", nil, "")]))
+            let socket = dir.file("control.sock")
+            let seen = Mutex<[Int]>([])
+            let stop = Atomic<Bool>(false)
+            let watcher = Thread {
+                var info = stat()
+                while !stop.load(ordering: .relaxed) {
+                    if lstat(socket, &info) == 0 {
+                        let mode = Int(info.st_mode & 0o777)
+                        seen.withLock { if $0.last != mode { $0.append(mode) } }
+                    }
+                }
+            }
+            watcher.start()
+            let gateway = Process()
+            gateway.executableURL = URL(fileURLWithPath: "/bin/sh")
+            gateway.arguments = [
+                "-c", "umask 000; exec \"$0\" \"$@\"", TestPaths.product("hotswap"), "gateway", "--config", config,
+                "--control-socket", socket, "--no-listen", "--no-watch",
+            ]
+            gateway.standardError = FileHandle.nullDevice
+            try gateway.run()
+            try await eventually("the socket to be ready") {
+                (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status == 200
+            }
+            gateway.terminate()
+            gateway.waitUntilExit()
+            stop.store(true, ordering: .relaxed)
+            let modes = seen.withLock { $0 }
+            #expect(!modes.isEmpty && modes.allSatisfy { $0 & 0o077 == 0 }, "round \(round): modes seen \(modes)")
+        }
     }
 
     /// Issue 8, item 5: an empty-body dry run skipped token verification and showed the on-disk catalog's
