@@ -403,13 +403,12 @@ private struct TreeBuilder {
 
     /// Rejects duplicate keys and applies `<<` merge keys (explicit keys win, earlier merge sources win).
     private static func resolveMerges(_ pairs: [YAMLNode.Pair]) throws(YAMLError) -> [YAMLNode.Pair] {
-        // Mappings in a catalog have a handful of keys: a linear scan beats hashing every key.
+        // One set of seen keys per mapping: linear, whatever the mapping's size (a large env block within the
+        // documented limits must not take seconds; a scan per key did).
         var explicit: [YAMLNode.Pair] = []
         var merged: [YAMLNode.Pair] = []
+        var seen: [String: SourceMark] = [:]
         explicit.reserveCapacity(pairs.count)
-        func firstMark(_ text: String, in list: [YAMLNode.Pair]) -> SourceMark? {
-            list.first { $0.key.scalar?.text == text }?.key.mark
-        }
         for pair in pairs {
             guard let key = pair.key.scalar else {
                 explicit.append(pair)
@@ -435,16 +434,18 @@ private struct TreeBuilder {
                 }
                 continue
             }
-            if let first = firstMark(key.text, in: explicit) {
+            if let first = seen[key.text] {
                 throw YAMLError(
                     message:
                         "duplicate key '\(key.text)' (first defined at line \(first.line), column \(first.column))",
                     mark: pair.key.mark, hint: "remove one of the two; YAML does not say which would win")
             }
+            seen[key.text] = pair.key.mark
             explicit.append(pair)
         }
         for pair in merged {
-            guard let key = pair.key.scalar?.text, firstMark(key, in: explicit) == nil else { continue }
+            guard let key = pair.key.scalar?.text, seen[key] == nil else { continue }
+            seen[key] = pair.key.mark
             explicit.append(pair)
         }
         return explicit
