@@ -26,6 +26,15 @@ public enum ControlEndpoint: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// What a request's `Host` header says: the address itself over TCP (a gateway checks it against DNS
+    /// rebinding), `localhost` on a Unix socket.
+    public var hostHeader: String {
+        switch self {
+        case .unix: return "localhost"
+        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+
     public var description: String {
         switch self {
         case .unix(let path): return "unix:\(path)"
@@ -87,7 +96,7 @@ public enum ControlClient {
         let fd = try connect(endpoint, timeoutSeconds: timeoutSeconds)
         defer { close(fd) }
         var head =
-            "\(method) \(path) HTTP/1.1\r\nHost: hotswap\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+            "\(method) \(path) HTTP/1.1\r\nHost: \(endpoint.hostHeader)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         try send(fd, Array(head.utf8) + body, endpoint, timeoutSeconds: timeoutSeconds)

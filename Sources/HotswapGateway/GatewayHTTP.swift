@@ -133,24 +133,28 @@ public struct GatewayRoutes: Sendable {
     public let mcp: MCPEndpoint
     public let metrics: GatewayMetrics
     public let authorizer: AdminAuthorizer
-    public let maxBodyBytes: Int
+    public let limits: HTTPLimits
+    public let budget: BodyBudget
     public let allowedOrigins: [String]
     public let startedAt = Date()
 
     public init(
         registry: Registry, mcp: MCPEndpoint, metrics: GatewayMetrics, authorizer: AdminAuthorizer,
-        maxBodyBytes: Int = 4 << 20, allowedOrigins: [String] = []
+        limits: HTTPLimits = HTTPLimits(), allowedOrigins: [String] = []
     ) {
         self.registry = registry
         self.mcp = mcp
         self.metrics = metrics
         self.authorizer = authorizer
-        self.maxBodyBytes = maxBodyBytes
+        self.limits = limits
+        self.budget = BodyBudget(limit: limits.maxBufferedBytes)
         self.allowedOrigins = allowedOrigins
     }
 
-    public func router() -> Router<GatewayContext> {
+    /// The routes, behind `hosts` (for a TCP listener; nil on the control socket).
+    public func router(hosts: HostPolicy? = nil) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        if let hosts { router.add(middleware: HostCheckMiddleware(policy: hosts)) }
         router.post("/admin/reload") { request, context in try await reload(request, context) }
         router.get("/stats") { _, _ in await stats() }
         router.get("/servers") { _, _ in await servers(nil) }
@@ -170,8 +174,11 @@ public struct GatewayRoutes: Sendable {
         router.post("/mcp") { request, context in try await mcpPost(request, context) }
         router.get("/mcp") { request, _ in mcpStream(request) }
         router.delete("/mcp") { request, _ in
-            let reply = mcp.delete(sessionID: request.headers[Self.sessionHeader])
-            return Self.reply(reply)
+            if let refusal = originRefusal(request) { return refusal }
+            guard let session = request.headers[Self.sessionHeader] else {
+                return Self.json(400, ["error": "DELETE /mcp needs the Mcp-Session-Id header"])
+            }
+            return Self.reply(mcp.delete(sessionID: session))
         }
         return router
     }
@@ -186,20 +193,16 @@ public struct GatewayRoutes: Sendable {
         if case .failure(let refusal) = await authorizer.preauthorize(request, context, op: "reload") {
             return Self.refused(refusal)
         }
-        let body: ByteBuffer
+        let body: BoundedBody
         do {
-            body = try await request.body.collect(upTo: maxBodyBytes)
+            body = try await BoundedBody.read(request, channel: context.channel, limits: limits, budget: budget)
         } catch {
-            return Self.json(
-                413,
-                [
-                    "result": "rejected", "reason": "too_large",
-                    "message": "the catalog is over \(maxBodyBytes) bytes",
-                ])
+            return error.response(context)
         }
+        defer { body.release() }
         let dryRun = ["1", "true", "yes"].contains(request.uri.queryParameters.get("dry_run") ?? "")
         let source: ReloadSource = context.isUnixSocket ? .socket : .http
-        var bytes = body.readableBytes > 0 ? Array(buffer: body) : nil
+        var bytes = body.bytes.isEmpty ? nil : body.bytes
         if bytes == nil, authorizer.verifier != nil {
             // No body: the gateway's own --config, read now, so the token is checked against exactly the bytes
             // that will be applied, and nothing unverified ever waits in the reload queue.
@@ -326,32 +329,67 @@ public struct GatewayRoutes: Sendable {
     // MARK: MCP
 
     private func mcpPost(_ request: Request, _ context: GatewayContext) async throws -> Response {
-        if let origin = request.headers[.origin], !originAllowed(origin) {
-            return Self.json(403, ["error": "origin '\(origin)' is not allowed (--allow-origin)"])
+        if let refusal = originRefusal(request) { return refusal }
+        // Streamable HTTP: a JSON body, and a client that takes both JSON and an event stream as the answer.
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(
+            in: .whitespaces
+        ).lowercased()
+        guard contentType == "application/json" else {
+            return Self.json(
+                415, ["error": .string("POST /mcp takes Content-Type: application/json, not '\(contentType ?? "")'")])
         }
-        let body: ByteBuffer
+        guard Self.acceptsBoth(request.headers[.accept]) else {
+            return Self.json(
+                406, ["error": "POST /mcp needs Accept: application/json, text/event-stream (both, per the MCP spec)"])
+        }
+        let body: BoundedBody
         do {
-            body = try await request.body.collect(upTo: maxBodyBytes)
+            body = try await BoundedBody.read(request, channel: context.channel, limits: limits, budget: budget)
         } catch {
-            return Self.json(413, ["error": "request over \(maxBodyBytes) bytes"])
+            return error.response(context)
         }
+        defer { body.release() }
         let reply = await mcp.post(
-            body: Array(buffer: body), sessionID: request.headers[Self.sessionHeader],
-            protocolVersion: request.headers[Self.protocolHeader])
+            body: body.bytes, sessionID: request.headers[Self.sessionHeader],
+            protocolVersion: request.headers[Self.protocolHeader], client: Self.clientAddress(context))
         return Self.reply(reply)
+    }
+
+    /// Whether an Accept header takes both `application/json` and `text/event-stream` (wildcards count).
+    static func acceptsBoth(_ accept: String?) -> Bool {
+        let types = (accept ?? "").lowercased().split(separator: ",").map {
+            $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? ""
+        }
+        let any = types.contains("*/*")
+        let json = any || types.contains("application/json") || types.contains("application/*")
+        let sse = any || types.contains("text/event-stream") || types.contains("text/*")
+        return json && sse
+    }
+
+    /// Who a session belongs to, for the per-client cap: the peer's IP address, or the control socket.
+    static func clientAddress(_ context: GatewayContext) -> String {
+        if context.isUnixSocket { return "unix" }
+        return context.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// 403 for a browser page of an origin that is not allowed; nil when the request may go on.
+    private func originRefusal(_ request: Request) -> Response? {
+        guard let origin = request.headers[.origin], !originAllowed(origin) else { return nil }
+        return Self.json(403, ["error": .string("origin '\(origin)' is not allowed (--allow-origin)")])
     }
 
     /// `GET /mcp`: a server-sent event stream for a session, carrying `notifications/tools/list_changed`
     /// after swaps that change the tool set. It ends when the session is deleted or the gateway shuts down.
     private func mcpStream(_ request: Request) -> Response {
-        if let origin = request.headers[.origin], !originAllowed(origin) {
-            return Self.json(403, ["error": "origin '\(origin)' is not allowed (--allow-origin)"])
-        }
+        if let refusal = originRefusal(request) { return refusal }
         guard let accept = request.headers[.accept], accept.contains("text/event-stream") else {
             return Self.json(405, ["error": "GET /mcp opens an event stream: send Accept: text/event-stream"])
         }
-        guard let session = request.headers[Self.sessionHeader], mcp.hasSession(session) else {
-            return Self.json(404, ["error": "unknown or missing Mcp-Session-Id; initialize first"])
+        guard let session = request.headers[Self.sessionHeader] else {
+            return Self.json(400, ["error": "GET /mcp needs the Mcp-Session-Id header; initialize first"])
+        }
+        guard mcp.hasSession(session) else {
+            return Self.json(404, ["error": "unknown or expired Mcp-Session-Id; initialize again"])
         }
         guard let (id, stream) = mcp.streams.open(session: session) else {
             return Self.json(503, ["error": "the gateway is shutting down"])

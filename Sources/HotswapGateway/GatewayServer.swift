@@ -1,6 +1,7 @@
 import Foundation
 import HotswapCore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -29,6 +30,13 @@ public struct GatewayConfiguration: Sendable {
     public var shutdownTimeout: Duration = .seconds(10)
     public var stopGrace: Duration = .seconds(5)
     public var allowedOrigins: [String] = []
+    /// Host names a loopback TCP listener answers to besides localhost, 127.0.0.1 and [::1] (`--allow-host`).
+    public var allowedHosts: [String] = []
+    /// Connections, buffered bytes, idle and body time limits for clients.
+    public var httpLimits = HTTPLimits()
+    /// MCP sessions in all and per client address.
+    public var maxSessions = 10_000
+    public var maxSessionsPerClient = 1_000
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Variables of `environment` every server gets besides the minimal base (`--pass-env`).
     public var passEnvironment: [String] = []
@@ -85,10 +93,21 @@ public final class Gateway: Sendable {
                 "the initial catalog was not loaded; the gateway runs but is not ready until a valid catalog arrives",
                 metadata: ["config": "\(configuration.configPath)"])
         }
-        let mcp = MCPEndpoint(registry: registry, metrics: metrics, logger: logger, streams: streams)
+        let mcp = MCPEndpoint(
+            registry: registry, metrics: metrics, logger: logger, streams: streams,
+            maxSessions: configuration.maxSessions, maxSessionsPerClient: configuration.maxSessionsPerClient)
         let routes = GatewayRoutes(
             registry: registry, mcp: mcp, metrics: metrics, authorizer: AdminAuthorizer(verifier: verifier),
-            allowedOrigins: configuration.allowedOrigins)
+            limits: configuration.httpLimits, allowedOrigins: configuration.allowedOrigins)
+        // Each listener has its own allowance, so a flood of TCP clients never locks the operator out of the
+        // control socket; together they stay inside the descriptor limit (HTTPLimits keeps a reserve).
+        func http1(limit: Int) -> HTTPServerBuilder {
+            let limiter = ConnectionLimiter(limit: limit, logger: logger)
+            return .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [limiter.handler()],
+                    idleTimeout: TimeAmount(configuration.httpLimits.idleTimeout)))
+        }
         var services: [any Service] = [
             RegistryService(registry: registry, timeout: configuration.shutdownTimeout, logger: logger)
         ]
@@ -102,7 +121,7 @@ public final class Gateway: Sendable {
             let umaskBeforeBind = umask(0o077)
             services.append(
                 Application(
-                    router: routes.router(),
+                    router: routes.router(), server: http1(limit: HTTPLimits.controlSocketConnections),
                     configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
                     onServerRunning: { _ in
                         umask(umaskBeforeBind)
@@ -119,7 +138,8 @@ public final class Gateway: Sendable {
             let logger = self.logger
             services.append(
                 Application(
-                    router: routes.router(),
+                    router: routes.router(hosts: HostPolicy(listenHost: host, allowed: configuration.allowedHosts)),
+                    server: http1(limit: configuration.httpLimits.maxConnections),
                     configuration: .init(address: .hostname(host, port: port), serverName: nil),
                     onServerRunning: { channel in
                         logger.info(

@@ -14,6 +14,13 @@ public final class MCPEndpoint: Sendable {
     private struct Session {
         var protocolVersion: String
         var created: ContinuousClock.Instant
+        /// Where it came from (a client address, or the control socket), for the per-client cap.
+        var client: String
+        var lastUsed: ContinuousClock.Instant
+        /// Whether any request followed `initialize`: a session that never did is the first to go.
+        var used = false
+        /// Requests being served now: such a session is never evicted.
+        var inFlight = 0
     }
 
     private let registry: Registry
@@ -21,14 +28,20 @@ public final class MCPEndpoint: Sendable {
     public let streams: SessionStreams
     private let logger: Logger
     private let sessions = Mutex<[String: Session]>([:])
-    private let maxSessions = 10_000
+    /// At most this many sessions in all (default 10,000), and this many per client address (default 1,000).
+    public let maxSessions: Int
+    public let maxSessionsPerClient: Int
 
-    public init(registry: Registry, metrics: GatewayMetrics, logger: Logger, streams: SessionStreams = SessionStreams())
-    {
+    public init(
+        registry: Registry, metrics: GatewayMetrics, logger: Logger, streams: SessionStreams = SessionStreams(),
+        maxSessions: Int = 10_000, maxSessionsPerClient: Int = 1_000
+    ) {
         self.registry = registry
         self.metrics = metrics
         self.streams = streams
         self.logger = logger
+        self.maxSessions = max(1, maxSessions)
+        self.maxSessionsPerClient = max(1, min(maxSessionsPerClient, maxSessions))
     }
 
     /// An HTTP answer: status, extra headers, and a JSON body (nil for 202/204).
@@ -41,7 +54,7 @@ public final class MCPEndpoint: Sendable {
     // MARK: HTTP verbs
 
     /// `POST /mcp`: one JSON-RPC message.
-    public func post(body: [UInt8], sessionID: String?, protocolVersion: String?) async -> Reply {
+    public func post(body: [UInt8], sessionID: String?, protocolVersion: String?, client: String = "") async -> Reply {
         let message: JSONValue
         do {
             message = try JSONValue.parse(body)
@@ -70,7 +83,7 @@ public final class MCPEndpoint: Sendable {
         let id = message["id"]
 
         if method == "initialize", let id {
-            return initialize(id: id, params: message["params"])
+            return initialize(id: id, params: message["params"], client: client)
         }
         // Every other message belongs to a session.
         guard let sessionID else {
@@ -79,7 +92,13 @@ public final class MCPEndpoint: Sendable {
                 body: Self.error(
                     id: id ?? .null, code: -32600, message: "missing Mcp-Session-Id header; send initialize first"))
         }
-        guard sessions.withLock({ $0[sessionID] }) != nil else {
+        let known = sessions.withLock { all -> Bool in
+            guard all[sessionID] != nil else { return false }
+            all[sessionID]!.used = true
+            all[sessionID]!.lastUsed = .now
+            return true
+        }
+        guard known else {
             return Reply(
                 status: 404,
                 body: Self.error(id: id ?? .null, code: -32600, message: "unknown or expired session; initialize again")
@@ -93,6 +112,8 @@ public final class MCPEndpoint: Sendable {
             // Notifications: initialized, cancelled, progress from the client.
             return Reply(status: 202)
         }
+        sessions.withLock { $0[sessionID]?.inFlight += 1 }
+        defer { sessions.withLock { $0[sessionID]?.inFlight -= 1 } }
         let result = await dispatch(method: method, params: message["params"])
         switch result {
         case .result(let value):
@@ -118,15 +139,37 @@ public final class MCPEndpoint: Sendable {
 
     // MARK: Methods
 
-    private func initialize(id: JSONValue, params: JSONValue?) -> Reply {
+    private func initialize(id: JSONValue, params: JSONValue?, client: String) -> Reply {
         let requested = params?["protocolVersion"]?.stringValue ?? Self.supportedVersions[0]
         let version = Self.supportedVersions.contains(requested) ? requested : Self.supportedVersions[0]
         let sessionID = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
-        sessions.withLock { s in
-            if s.count >= maxSessions, let oldest = s.min(by: { $0.value.created < $1.value.created })?.key {
-                s.removeValue(forKey: oldest)
+        let admitted = sessions.withLock { s -> Bool in
+            let now = ContinuousClock.now
+            let mine = s.values.reduce(0) { $0 + ($1.client == client ? 1 : 0) }
+            if mine >= maxSessionsPerClient || s.count >= maxSessions {
+                // Make room within this client's own sessions when it is at its cap, else among all; never a
+                // session with a call in flight, and the ones never used after `initialize` first, then the
+                // least recently used: a flood of unused sessions pushes out only itself.
+                let ownOnly = mine >= maxSessionsPerClient
+                var victim: (key: String, used: Bool, lastUsed: ContinuousClock.Instant)?
+                for (key, session) in s where session.inFlight == 0 && (!ownOnly || session.client == client) {
+                    if let v = victim, (v.used ? 1 : 0, v.lastUsed) <= (session.used ? 1 : 0, session.lastUsed) {
+                        continue
+                    }
+                    victim = (key, session.used, session.lastUsed)
+                }
+                guard let victim else { return false }
+                s.removeValue(forKey: victim.key)
+                streams.close(session: victim.key)
             }
-            s[sessionID] = Session(protocolVersion: version, created: .now)
+            s[sessionID] = Session(protocolVersion: version, created: now, client: client, lastUsed: now)
+            return true
+        }
+        guard admitted else {
+            return Reply(
+                status: 503, headers: [("Retry-After", "1")],
+                body: Self.error(
+                    id: id, code: -32000, message: "every MCP session is busy with a call; try again in a moment"))
         }
         let result: JSONValue = [
             "protocolVersion": .string(version),
@@ -204,7 +247,8 @@ public final class MCPEndpoint: Sendable {
         let tool = String(name[range.upperBound...])
         guard let backend = registry.lease(serverID) else {
             let generation = registry.live?.number ?? 0
-            metrics.requests.increment(labels: ["server": serverID, "outcome": "unknown"])
+            // Labelled only with servers of the live catalog: a made-up name must not create a metric series.
+            metrics.requests.increment(labels: ["server": "", "outcome": "unknown"])
             return .error([
                 "code": -32602,
                 "message":

@@ -83,6 +83,30 @@ struct GatewayCommand: AsyncParsableCommand {
     var allowOrigin: [String] = []
 
     @Option(
+        help:
+            "Host names a loopback --listen also answers to (DNS-rebinding protection refuses others with 421); repeatable, * for any. On other addresses, naming hosts turns the check on."
+    )
+    var allowHost: [String] = []
+
+    @Option(help: "Most open client connections; beyond it new ones are closed. [default: descriptor limit - 256]")
+    var maxConnections: Int?
+
+    @Option(help: "Close a client connection idle this long.")
+    var clientIdleTimeout: String = "60s"
+
+    @Option(help: "A request body must arrive within this long.")
+    var bodyTimeout: String = "30s"
+
+    @Option(help: "Request body bytes buffered at once across all connections; beyond it, 503. [default: 64 MiB]")
+    var maxBufferedBytes: Int?
+
+    @Option(help: "Most MCP sessions in all; the least used idle ones make room, never one with a call in flight.")
+    var maxSessions: Int = 10_000
+
+    @Option(help: "Most MCP sessions per client address.")
+    var maxSessionsPerClient: Int = 1_000
+
+    @Option(
         name: .customLong("pass-env"),
         help: ArgumentHelp(
             "Also give every server this variable of the gateway's environment; repeatable. Env HOTSWAP_PASS_ENV (comma-separated).",
@@ -132,6 +156,23 @@ struct GatewayCommand: AsyncParsableCommand {
         settings.tokenMaxTTL = Int64(
             try Self.duration(tokenMaxTTL, "--token-max-ttl", minimum: .seconds(1)).components.seconds)
         settings.allowedOrigins = allowOrigin
+        settings.allowedHosts = allowHost
+        if let maxConnections {
+            guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
+            settings.httpLimits.maxConnections = maxConnections
+        }
+        settings.httpLimits.idleTimeout = try Self.duration(
+            clientIdleTimeout, "--client-idle-timeout", minimum: .milliseconds(100))
+        settings.httpLimits.bodyTimeout = try Self.duration(bodyTimeout, "--body-timeout", minimum: .milliseconds(100))
+        guard maxSessions > 0, maxSessionsPerClient > 0 else {
+            throw ValidationError("--max-sessions and --max-sessions-per-client must be at least 1")
+        }
+        settings.maxSessions = maxSessions
+        if let maxBufferedBytes {
+            guard maxBufferedBytes >= 4096 else { throw ValidationError("--max-buffered-bytes must be at least 4096") }
+            settings.httpLimits.maxBufferedBytes = maxBufferedBytes
+        }
+        settings.maxSessionsPerClient = maxSessionsPerClient
         settings.passEnvironment =
             passEnv.isEmpty
             ? (Terminal.env("HOTSWAP_PASS_ENV")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

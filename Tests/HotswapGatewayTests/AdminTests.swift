@@ -301,7 +301,7 @@ struct AdminTests {
             ((try? String(contentsOfFile: out2, encoding: .utf8)) ?? "").contains(": hotswap event stream")
         }
         let missing = try gw.request("GET", "/mcp", headers: [("Accept", "text/event-stream")])
-        #expect(missing.status == 404)
+        #expect(missing.status == 400, "no session header is a bad request")
         try await gw.finish()
         try await eventually("the stream to end with the gateway") { !second.isRunning }
     }

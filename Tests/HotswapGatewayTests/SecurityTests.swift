@@ -222,6 +222,243 @@ struct SecurityTests {
         }
     }
 
+    /// Issue 8, item 15: Host (DNS rebinding), Content-Type, Accept, Origin on DELETE, GET without a session,
+    /// and a 413 that left the client waiting.
+    @Test("the HTTP surface: 421 for a foreign Host, 415, 406, Origin on DELETE, 400 without a session, 413 closes")
+    func httpSurface() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]), arguments: ["--listen", "127.0.0.1:0"], marker: m)
+        let port = try await gw.tcpPort()
+        let raw = RawHTTP(port: port)
+        let me = "127.0.0.1:\(port)"
+        let mcpHeaders = ["Content-Type: application/json", "Accept: application/json, text/event-stream"]
+        let initialize =
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+        // DNS rebinding: a page on evil.example resolving to 127.0.0.1.
+        for path in ["/stats", "/servers"] {
+            let r = try raw.exchange("GET \(path) HTTP/1.1\r\nHost: evil.example:\(port)\r\nConnection: close\r\n\r\n")
+            #expect(r.status == 421, "\(r.text)")
+        }
+        let evil = try raw.exchange(RawHTTP.post("/mcp", host: "evil.example", headers: mcpHeaders, body: initialize))
+        #expect(evil.status == 421 && !evil.text.contains("Mcp-Session-Id"), "\(evil.text)")
+        for host in [me, "localhost:\(port)", "localhost"] {
+            let ok = try raw.exchange(RawHTTP.post("/mcp", host: host, headers: mcpHeaders, body: initialize))
+            #expect(ok.status == 200, "\(host): \(ok.text)")
+        }
+        // Content-Type and Accept as Streamable HTTP requires.
+        let plain = try raw.exchange(
+            RawHTTP.post(
+                "/mcp", host: me, headers: ["Content-Type: text/plain", "Accept: application/json, text/event-stream"],
+                body: initialize))
+        #expect(plain.status == 415, "\(plain.text)")
+        let jsonOnly = try raw.exchange(
+            RawHTTP.post(
+                "/mcp", host: me, headers: ["Content-Type: application/json", "Accept: application/json"],
+                body: initialize
+            ))
+        #expect(jsonOnly.status == 406, "\(jsonOnly.text)")
+        // GET without a session is a bad request; with an unknown one, not found.
+        let noSession = try raw.exchange(
+            "GET /mcp HTTP/1.1\r\nHost: \(me)\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n")
+        #expect(noSession.status == 400, "\(noSession.text)")
+        let unknown = try raw.exchange(
+            "GET /mcp HTTP/1.1\r\nHost: \(me)\r\nAccept: text/event-stream\r\nMcp-Session-Id: nope\r\nConnection: close\r\n\r\n"
+        )
+        #expect(unknown.status == 404, "\(unknown.text)")
+        // An evil page cannot end a session.
+        let client = try MCPTestClient(endpoint: .tcp(host: "127.0.0.1", port: port))
+        let session = try #require(client.sessionID)
+        let delete = try raw.exchange(
+            "DELETE /mcp HTTP/1.1\r\nHost: \(me)\r\nOrigin: http://evil.example\r\nMcp-Session-Id: \(session)\r\nConnection: close\r\n\r\n"
+        )
+        #expect(delete.status == 403, "\(delete.text)")
+        #expect(try client.call("ping")["result"] != nil, "the session survives")
+        // Over the size limit: 413 at once, and the connection closes, so the client is not left sending.
+        let started = ContinuousClock.now
+        let big = try raw.exchange(
+            "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 50000000\r\n\r\n",
+            body: [UInt8](repeating: 0x20, count: 1000), timeout: 20)
+        #expect(big.status == 413 && big.closed, "\(big)")
+        #expect(ContinuousClock.now - started < .seconds(15), "the client was left waiting")
+        // Unix socket: any Host (curl --unix-socket sends localhost, others their own).
+        let viaSocket = try ControlClient.request(
+            .unix(path: gw.socket), method: "GET", path: "/stats", headers: [("Host", "whatever")])
+        #expect(viaSocket.status == 200)
+        try await gw.finish()
+    }
+
+    /// Issue 8, item 13: made-up tool names created unbounded metric series.
+    @Test("calls to made-up servers create no metric series")
+    func metricsLabelOnlyLiveServers() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(catalog: catalog(m, [("a", nil, "")]), marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        for i in 0..<40 {
+            let r = try client.call("tools/call", ["name": .string("made\(i)-up__x"), "arguments": [:]])
+            #expect(r["error"] != nil)
+        }
+        _ = try client.tool("a__whoami")
+        let metrics = try gw.request("GET", "/metrics").text
+        #expect(!metrics.contains("made"), "\(metrics)")
+        #expect(metrics.contains(#"hotswap_gateway_requests_total{outcome="ok",server="a"}"#), "\(metrics)")
+        try await gw.finish()
+    }
+
+    /// Issue 8, item 12: 10,001 unauthenticated initializes pushed out every session.
+    @Test("an initialize flood evicts only unused sessions: used ones and ones with a call in flight stay")
+    func sessionFloodEvictsOnlyItself() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]),
+            arguments: ["--max-sessions", "20", "--max-sessions-per-client", "15"],
+            marker: m)
+        let endpoint = ControlEndpoint.unix(path: gw.socket)
+        let used = try MCPTestClient(endpoint: endpoint)
+        _ = try used.tool("a__whoami")
+        let busy = try MCPTestClient(endpoint: endpoint)
+        async let longCall = onThread { try busy.tool("a__sleep", ["seconds": 3]) }
+        try await eventually("the long call to be in flight") {
+            (try gw.json("GET", "/servers/a").1["in_flight"]?.intValue ?? 0) == 1
+        }
+        var refused = 0
+        for _ in 0..<100 {
+            let reply = try ControlClient.request(
+                endpoint, method: "POST", path: "/mcp",
+                headers: [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")],
+                body: Array(
+                    #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"flood","version":"1"}}}"#
+                        .utf8))
+            if reply.status != 200 { refused += 1 }
+        }
+        #expect(refused == 0, "flood sessions make room for each other")
+        #expect(try used.call("ping")["result"] != nil, "the used session survived the flood")
+        let answer = try await longCall
+        #expect(answer.contains("slept"), "\(answer)")
+        #expect(try busy.call("ping")["result"] != nil, "the session with a call in flight survived")
+        #expect(try gw.json("GET", "/stats").1["sessions"]?.intValue ?? 99 <= 20)
+        try await gw.finish()
+    }
+
+    /// Issue 8, items 10 and 11: descriptor exhaustion, slow and large bodies, and bodies read before auth.
+    @Test("connections beyond the limit are closed at once while the others are served; idle ones time out")
+    func connectionLimitAndIdleTimeout() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]),
+            arguments: ["--listen", "127.0.0.1:0", "--max-connections", "40", "--client-idle-timeout", "4s"],
+            marker: m)
+        let port = try await gw.tcpPort()
+        let first = try TCPConnection(host: "127.0.0.1", port: port)
+        defer { first.close() }
+        var held: [TCPConnection] = []
+        defer { for c in held { c.close() } }
+        for _ in 0..<60 { held.append(try TCPConnection(host: "127.0.0.1", port: port)) }
+        // The first connection is still served.
+        first.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n")
+        let answer = String(decoding: first.read(timeout: 3, limit: 10).bytes, as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        // The ones over the limit are closed by the gateway, not left hanging in its backlog.
+        let closed = held.filter { $0.read(milliseconds: 30).closed }.count
+        #expect(closed >= 20, "\(closed) of 60 closed")
+        #expect(gw.log.components(separatedBy: "connection limit reached").count == 2, "logged once: \(gw.log)")
+        // Idle connections are closed after --client-idle-timeout, freeing room for new clients.
+        try await eventually("idle connections to be closed", timeout: .seconds(15)) {
+            held.allSatisfy { $0.read(timeout: 1).closed }
+        }
+        let later = try ControlClient.request(.tcp(host: "127.0.0.1", port: port), method: "GET", path: "/healthz")
+        #expect(later.status == 200)
+        try await gw.finish()
+    }
+
+    @Test("under a 256-descriptor limit, 400 idle connections neither kill the gateway nor stop it serving")
+    func descriptorExhaustion() async throws {
+        let m = marker()
+        let dir = try TemporaryDirectory("fdlimit")
+        defer { dir.remove() }
+        let config = try dir.write("catalog.yaml", catalog(m, [("a", nil, "")]))
+        let log = dir.file("gateway.log")
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: "/bin/sh")
+        gateway.arguments = [
+            "-c", "ulimit -n 256; exec \"$0\" \"$@\" >\(log) 2>&1", TestPaths.product("hotswap"), "gateway",
+            "--config", config, "--control-socket", dir.file("c.sock"), "--listen", "127.0.0.1:0",
+        ]
+        try gateway.run()
+        defer { if gateway.isRunning { gateway.terminate() } }
+        var port = 0
+        try await eventually("the gateway to listen") {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            guard let line = text.split(separator: "\n").first(where: { $0.contains(" listening ") }) else {
+                return false
+            }
+            port = Int(line.split(separator: ":").last?.prefix { $0.isNumber } ?? "") ?? 0
+            return port > 0
+        }
+        var held: [TCPConnection] = []
+        for _ in 0..<400 { if let c = try? TCPConnection(host: "127.0.0.1", port: port) { held.append(c) } }
+        try await Task.sleep(for: .seconds(1))
+        #expect(gateway.isRunning)
+        let client = try MCPTestClient(endpoint: .unix(path: dir.file("c.sock")))
+        #expect(try client.tool("a__whoami").contains("a-\(m)"), "a backend still starts under descriptor pressure")
+        for c in held { c.close() }
+        try await eventually("new TCP clients to be served again") {
+            (try? ControlClient.request(.tcp(host: "127.0.0.1", port: port), method: "GET", path: "/healthz"))?
+                .status == 200
+        }
+        #expect(gateway.isRunning)
+        gateway.terminate()
+        gateway.waitUntilExit()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(gateway.terminationStatus == 0, "\(text)")
+    }
+
+    @Test("bodies: refused from the headers before auth, cut off when slow, bounded in total")
+    func bodiesAreBounded() async throws {
+        let m = marker()
+        let keys = try TestKeys()
+        defer { keys.dir.remove() }
+        let gw = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]),
+            arguments: [
+                "--listen", "127.0.0.1:0", "--verify-key", keys.publicKeyPath, "--body-timeout", "1s",
+                "--max-buffered-bytes", "1000000",
+            ], marker: m)
+        let port = try await gw.tcpPort()
+        let raw = RawHTTP(port: port)
+        let me = "127.0.0.1:\(port)"
+        // A reload with a junk token is refused from its headers: the 3 MB body it announces is never awaited.
+        let junk = try raw.exchange(
+            "POST /admin/reload HTTP/1.1\r\nHost: \(me)\r\nAuthorization: Bearer junk\r\nContent-Length: 3000000\r\n\r\n",
+            timeout: 3)
+        #expect(junk.status == 401, "\(junk)")
+        // A body that trickles is cut off after --body-timeout, with 408, and the connection closes.
+        let slow = try raw.exchange(
+            "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{\"jsonrpc\"",
+            timeout: 10)
+        #expect(slow.status == 408 && slow.closed, "\(slow)")
+        // Bodies in flight together are bounded: the third 600 KB body over a 1 MB budget is refused (503).
+        let mcpHead =
+            "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000000\r\n\r\n"
+        var open: [TCPConnection] = []
+        defer { for c in open { c.close() } }
+        var statuses: [Int] = []
+        for _ in 0..<3 {
+            let c = try TCPConnection(host: "127.0.0.1", port: port)
+            open.append(c)
+            c.send(Array(mcpHead.utf8) + [UInt8](repeating: 0x20, count: 600_000))
+        }
+        for c in open {
+            let text = String(decoding: c.read(timeout: 3).bytes, as: UTF8.self)
+            statuses.append(Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0)
+        }
+        #expect(statuses.contains(503), "\(statuses)")
+        // And the gateway still answers.
+        let client = try MCPTestClient(endpoint: .tcp(host: "127.0.0.1", port: port))
+        #expect(try client.call("ping")["result"] != nil)
+        try await gw.finish()
+    }
+
     /// Issue 8, item 5: an empty-body dry run skipped token verification and showed the on-disk catalog's
     /// ids, changes, hash and errors to anyone.
     @Test("a dry run needs the same token as the reload it rehearses, with a body or without one")
@@ -343,6 +580,31 @@ struct SecurityTests {
     }
 }
 
+/// Raw HTTP against a gateway's TCP listener, for what a well-behaved client never sends.
+struct RawHTTP {
+    let port: Int
+
+    /// Sends `head` (and `body`), reads until the gateway closes or `timeout`; the status and whether it closed.
+    func exchange(_ head: String, body: [UInt8] = [], timeout: Int = 5) throws -> (
+        status: Int, text: String, closed: Bool
+    ) {
+        let c = try TCPConnection(host: "127.0.0.1", port: port)
+        defer { c.close() }
+        c.send(Array(head.utf8) + body)
+        let (bytes, closed) = c.read(timeout: timeout)
+        let text = String(decoding: bytes, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return (status, text, closed)
+    }
+
+    static func post(
+        _ path: String, host: String, headers: [String] = [], body: String
+    ) -> String {
+        "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n"
+            + headers.map { $0 + "\r\n" }.joined() + "\r\n" + body
+    }
+}
+
 /// A plain TCP connection, held open by a test.
 final class TCPConnection: Sendable {
     let fd: Int32
@@ -370,19 +632,28 @@ final class TCPConnection: Sendable {
         bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
-    /// Reads what arrives within `timeout` seconds, until the peer closes or `limit` bytes.
-    func read(timeout: Int = 5, limit: Int = 1 << 20) -> [UInt8] {
-        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+    /// Reads what arrives within `timeout` seconds, until the peer closes (`closed`) or `limit` bytes.
+    func read(timeout: Int = 5, limit: Int = 1 << 20) -> (bytes: [UInt8], closed: Bool) {
+        read(milliseconds: timeout * 1000, limit: limit)
+    }
+
+    func read(milliseconds: Int, limit: Int = 1 << 20) -> (bytes: [UInt8], closed: Bool) {
+        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while out.count < limit {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
+            if n == 0 || (n < 0 && errno == ECONNRESET) { return (out, true) }
+            if n < 0 { break }
             out += buffer[0..<n]
         }
-        return out
+        return (out, false)
     }
+
+    /// Sends a request head (and a first part of its body) as text.
+    @discardableResult
+    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
     func close() { Glibc.close(fd) }
 }

@@ -1,0 +1,296 @@
+import Foundation
+import HTTPTypes
+import HotswapCore
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// Limits that keep one client from exhausting the gateway before it has proved anything: connections,
+/// buffered request bytes, and time.
+public struct HTTPLimits: Sendable {
+    /// Open client connections across the listeners; beyond it new ones are closed at once (default: the
+    /// descriptor limit minus a reserve for servers' pipes and catalog reads).
+    public var maxConnections: Int
+    /// A connection with no request in progress is closed after this long (default 60 s).
+    public var idleTimeout: Duration = .seconds(60)
+    /// A request body must arrive within this long (default 30 s): slow bodies (slowloris) are cut off.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// The largest body of one request (default 4 MiB, the catalog limit).
+    public var maxBodyBytes: Int = 4 << 20
+    /// Request bytes buffered at once across every connection (default 64 MiB); beyond it, 503.
+    public var maxBufferedBytes: Int = 64 << 20
+
+    public init(maxConnections: Int = HTTPLimits.defaultMaxConnections()) {
+        self.maxConnections = maxConnections
+    }
+
+    /// Connections the control socket takes besides `maxConnections` (its own allowance: local operators and the
+    /// sidecar still get in while TCP clients are at their limit).
+    public static let controlSocketConnections = 64
+
+    /// Descriptors held back from client connections (a quarter of a small limit): backends' pipes, catalog and
+    /// key reads, event fds.
+    public static let descriptorReserve = 256
+
+    /// Raises the soft descriptor limit to the hard one (a container's default soft limit of 1,024 is an easy
+    /// target) and returns the connections that leave `descriptorReserve` free.
+    public static func defaultMaxConnections() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 768 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let soft = Int(min(limit.rlim_cur, 1 << 20))  // RLIM_INFINITY is the largest value: capped too
+        return max(16, min(100_000, soft - min(descriptorReserve, soft / 4) - controlSocketConnections))
+    }
+}
+
+/// Counts open client connections and closes the ones beyond the limit as they arrive, so the gateway never
+/// runs out of descriptors: the connections it has keep being served. Says so once per episode in the log.
+public final class ConnectionLimiter: Sendable {
+    public let limit: Int
+    private let open = Atomic<Int>(0)
+    private let warned = Atomic<Bool>(false)
+    private let logger: Logger
+
+    public init(limit: Int, logger: Logger) {
+        self.limit = limit
+        self.logger = logger
+    }
+
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    /// A handler for one new connection's pipeline.
+    func handler() -> any RemovableChannelHandler { Handler(limiter: self) }
+
+    fileprivate func admit() -> Bool {
+        let now = open.add(1, ordering: .relaxed).newValue
+        if now <= limit {
+            if now < limit * 9 / 10 { warned.store(false, ordering: .relaxed) }
+            return true
+        }
+        open.subtract(1, ordering: .relaxed)
+        if !warned.exchange(true, ordering: .relaxed) {
+            logger.warning(
+                "connection limit reached: new client connections are closed until some end",
+                metadata: ["limit": "\(limit)", "hint": "raise the descriptor limit (ulimit -n) or --max-connections"])
+        }
+        return false
+    }
+
+    fileprivate func left() { open.subtract(1, ordering: .relaxed) }
+
+    private final class Handler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+        typealias InboundIn = NIOAny
+        let limiter: ConnectionLimiter
+        private let admitted = Atomic<Bool>(false)
+
+        init(limiter: ConnectionLimiter) { self.limiter = limiter }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            if limiter.admit() {
+                admitted.store(true, ordering: .relaxed)
+            } else {
+                context.close(promise: nil)
+            }
+        }
+
+        func handlerRemoved(context: ChannelHandlerContext) {
+            if admitted.exchange(false, ordering: .relaxed) { limiter.left() }
+        }
+    }
+}
+
+/// Request bytes buffered across every connection, so many slow or large bodies together cannot exhaust memory.
+public final class BodyBudget: Sendable {
+    public let limit: Int
+    private let used = Atomic<Int>(0)
+
+    public init(limit: Int) { self.limit = limit }
+
+    func reserve(_ bytes: Int) -> Bool {
+        let now = used.add(bytes, ordering: .relaxed).newValue
+        if now <= limit { return true }
+        used.subtract(bytes, ordering: .relaxed)
+        return false
+    }
+
+    func release(_ bytes: Int) { used.subtract(bytes, ordering: .relaxed) }
+
+    public var buffered: Int { used.load(ordering: .relaxed) }
+}
+
+/// Why a body was not read.
+enum BodyFailure: Error {
+    case tooLarge(limit: Int)
+    case busy
+    case timeout(Duration)
+    case broken
+
+    /// The answer; the connection's input is closed with it, so the client stops sending and fails at once
+    /// instead of waiting out its own timeout with a body nobody reads.
+    func response(_ context: GatewayContext) -> Response {
+        context.channel.close(mode: .input, promise: nil)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.connection] = "close"
+        let (status, body): (Int, JSONValue)
+        switch self {
+        case .tooLarge(let limit):
+            (status, body) = (
+                413,
+                ["result": "rejected", "reason": "too_large", "message": .string("the body is over \(limit) bytes")]
+            )
+        case .busy:
+            headers[.retryAfter] = "1"
+            (status, body) = (503, ["reason": "busy", "message": "too many request bytes in flight; try again"])
+        case .timeout(let limit):
+            (status, body) = (
+                408, ["reason": "timeout", "message": .string("the body did not arrive within \(limit)")]
+            )
+        case .broken:
+            (status, body) = (400, ["reason": "broken", "message": "the body could not be read"])
+        }
+        return Response(
+            status: .init(code: status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: body.serialized + [0x0A])))
+    }
+}
+
+/// A request body read within the limits; its bytes count against the budget until `release()`.
+struct BoundedBody: Sendable {
+    var bytes: [UInt8]
+    let budget: BodyBudget
+    private let reserved: Int
+
+    func release() { budget.release(reserved) }
+
+    /// Reads the body: refused at once when its Content-Length is over `limits.maxBodyBytes`, cut off when it
+    /// grows past it, when the budget is spent, or when it does not arrive within `limits.bodyTimeout`.
+    static func read(_ request: Request, channel: any Channel, limits: HTTPLimits, budget: BodyBudget)
+        async throws(BodyFailure) -> BoundedBody
+    {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limits.maxBodyBytes {
+            throw .tooLarge(limit: limits.maxBodyBytes)
+        }
+        let body = request.body
+        let maxBytes = limits.maxBodyBytes
+        let outcome: Result<([UInt8], Int), BodyFailure> = await withTaskGroup(
+            of: Result<([UInt8], Int), BodyFailure>?.self
+        ) { group in
+            group.addTask {
+                var bytes: [UInt8] = []
+                var reserved = 0
+                do {
+                    for try await chunk in body {
+                        let n = chunk.readableBytes
+                        guard bytes.count + n <= maxBytes else {
+                            budget.release(reserved)
+                            return .failure(.tooLarge(limit: maxBytes))
+                        }
+                        guard budget.reserve(n) else {
+                            budget.release(reserved)
+                            return .failure(.busy)
+                        }
+                        reserved += n
+                        bytes += chunk.readableBytesView
+                    }
+                } catch {
+                    budget.release(reserved)
+                    return .failure(Task.isCancelled ? .timeout(limits.bodyTimeout) : .broken)
+                }
+                if Task.isCancelled {
+                    budget.release(reserved)
+                    return .failure(.timeout(limits.bodyTimeout))
+                }
+                return .success((bytes, reserved))
+            }
+            group.addTask {
+                try? await Task.sleep(for: limits.bodyTimeout)
+                return Task.isCancelled ? nil : .failure(.timeout(limits.bodyTimeout))
+            }
+            var first: Result<([UInt8], Int), BodyFailure>?
+            while first == nil, let next = await group.next() { first = next }
+            group.cancelAll()
+            // A body still trickling in ends here: closing the input ends the reader's iteration.
+            if case .failure? = first { channel.close(mode: .input, promise: nil) }
+            // The reader may still finish with a reservation after the timer won: release what it kept.
+            for await late in group {
+                if case .success(let (_, reserved))? = late { budget.release(reserved) }
+            }
+            return first ?? .failure(.broken)
+        }
+        switch outcome {
+        case .success(let (bytes, reserved)): return BoundedBody(bytes: bytes, budget: budget, reserved: reserved)
+        case .failure(let failure): throw failure
+        }
+    }
+
+    private init(bytes: [UInt8], budget: BodyBudget, reserved: Int) {
+        self.bytes = bytes
+        self.budget = budget
+        self.reserved = reserved
+    }
+}
+
+/// DNS-rebinding protection for a loopback listener: a page on evil.example that resolves its name to 127.0.0.1
+/// sends `Host: evil.example`; only the loopback names (any port) and `--allow-host` pass, like the MCP SDKs'
+/// servers. Listeners on other addresses check only when `--allow-host` names hosts.
+public struct HostPolicy: Sendable {
+    public var allowed: [String]
+    public var loopbackOnly: Bool
+
+    public init(listenHost: String, allowed: [String]) {
+        self.allowed = allowed.map { $0.lowercased() }
+        let h = listenHost.lowercased()
+        loopbackOnly = h == "localhost" || h == "::1" || h.hasPrefix("127.")
+    }
+
+    /// Whether a request with this `Host` header may be served.
+    public func permits(_ host: String?) -> Bool {
+        guard loopbackOnly || !allowed.isEmpty else { return true }
+        guard let host = host?.lowercased(), !host.isEmpty else { return false }
+        if allowed.contains(host) || allowed.contains("*") { return true }
+        let name = Self.stripPort(host)
+        if allowed.contains(name) { return true }
+        return loopbackOnly && ["localhost", "127.0.0.1", "[::1]", "::1"].contains(name)
+    }
+
+    static func stripPort(_ host: String) -> String {
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return host }
+            return String(host[...close])
+        }
+        guard let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon,
+            host[host.index(after: colon)...].allSatisfy(\.isNumber)
+        else { return host }
+        return String(host[..<colon])
+    }
+}
+
+/// Refuses requests whose `Host` the policy does not permit (421), on TCP listeners only.
+struct HostCheckMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let policy: HostPolicy
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        if !context.isUnixSocket, !policy.permits(request.head.authority) {
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            let body: JSONValue = [
+                "reason": "misdirected",
+                "message": .string(
+                    "Host '\(request.head.authority ?? "")' is not this gateway's; allow it with --allow-host"),
+            ]
+            return Response(
+                status: .misdirectedRequest, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: body.serialized + [0x0A])))
+        }
+        return try await next(request, context)
+    }
+}
