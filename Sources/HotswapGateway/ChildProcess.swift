@@ -17,7 +17,7 @@ public final class ChildProcess: Sendable {
 
     private struct ExitState {
         var status: Int32?
-        var waiters: [CheckedContinuation<Int32, Never>] = []
+        var waiters: [@Sendable (Int32) -> Void] = []
     }
 
     /// Why a spawn failed, with the errno text.
@@ -93,12 +93,12 @@ public final class ChildProcess: Sendable {
     }
 
     private func exited(_ status: Int32) {
-        let waiters = exit.withLock { state -> [CheckedContinuation<Int32, Never>] in
+        let waiters = exit.withLock { state -> [@Sendable (Int32) -> Void] in
             state.status = status
             defer { state.waiters = [] }
             return state.waiters
         }
-        for w in waiters { w.resume(returning: status) }
+        for w in waiters { w(status) }
     }
 
     /// The raw wait status once the child has exited.
@@ -106,32 +106,34 @@ public final class ChildProcess: Sendable {
 
     public var hasExited: Bool { exitStatus != nil }
 
+    /// Calls `body` once the child has exited (at once if it has).
+    private func onExit(_ body: @escaping @Sendable (Int32) -> Void) {
+        let done = exit.withLock { state -> Int32? in
+            if let s = state.status { return s }
+            state.waiters.append(body)
+            return nil
+        }
+        if let done { body(done) }
+    }
+
     /// Waits for the child to exit; returns the raw wait status.
     public func waitForExit() async -> Int32 {
         await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-            let done = exit.withLock { state -> Int32? in
-                if let s = state.status { return s }
-                state.waiters.append(c)
-                return nil
-            }
-            if let done { c.resume(returning: done) }
+            onExit { c.resume(returning: $0) }
         }
     }
 
-    /// Waits up to `timeout`; true when the child exited in time.
+    /// Waits up to `timeout`; true when the child exited in time. Returns at the deadline even though the
+    /// child is still there (the wait itself cannot be cancelled, so it is not raced inside a task group,
+    /// which would wait for it): whichever of exit and deadline comes first resumes the caller, once.
     public func waitForExit(timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                _ = await self.waitForExit()
-                return true
+        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            let once = OnceGate()
+            onExit { _ in if once.claim() { c.resume(returning: true) } }
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + max(0, seconds)) {
+                if once.claim() { c.resume(returning: self.hasExited) }
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first || self.hasExited
         }
     }
 
@@ -163,6 +165,12 @@ public final class ChildProcess: Sendable {
         if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
         return "killed by signal \(signal)"
     }
+}
+
+/// Lets exactly one of several racing callbacks through.
+private final class OnceGate: Sendable {
+    private let taken = Atomic<Bool>(false)
+    func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }
 
 /// Calls `body` with a NULL-terminated C array of the strings.

@@ -1,5 +1,7 @@
 import Foundation
 import HotswapCore
+import HotswapGateway
+import Synchronization
 
 /// How the sidecar checks content before it signals anything.
 public enum ValidationMode: Sendable {
@@ -90,40 +92,69 @@ public struct Validator: Sendable {
             return .invalid(["\(fileName):1:1: error: \(error.description)"])
         }
         let arguments = argv.map { $0.replacingOccurrences(of: "{}", with: copy) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = dir.appendingPathComponent("output")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        guard let handle = try? FileHandle(forWritingTo: output) else {
-            return .invalid(["\(fileName):1:1: error: cannot capture the validator's output"])
+        guard let program = arguments.first else {
+            return .invalid(["\(fileName):1:1: error: --validate-command is empty"])
         }
-        process.standardOutput = handle
-        process.standardError = handle
+        // Spawned like a gateway's server: its own process group, exactly fds 0-2 (none of the sidecar's
+        // sockets or files), killed with its children when it overruns.
+        let child: ChildProcess
         do {
-            try process.run()
+            child = try ChildProcess.spawn(
+                command: program, arguments: Array(arguments.dropFirst()),
+                environment: ProcessInfo.processInfo.environment, workingDirectory: nil)
         } catch {
-            return .invalid(["\(fileName):1:1: error: cannot run validator \(arguments.first ?? ""): \(error)"])
+            return .invalid(["\(fileName):1:1: error: cannot run validator: \(error)"])
         }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            try? handle.close()
+        close(child.stdin)
+        let output = OutputCollector(fds: [child.stdout, child.stderr], limit: 64 * 1024)
+        guard await child.waitForExit(timeout: timeout) else {
+            await child.terminate(grace: .seconds(1))
+            _ = output.text()
             return .invalid([
                 "\(fileName):1:1: error: validator \(arguments.joined(separator: " ")) timed out after \(timeout)"
             ])
         }
-        try? handle.close()
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
+        let status = child.exitStatus ?? 0
+        let text = output.text()
+        guard status == 0 else {
             let lines = text.split(separator: "\n").map(String.init).prefix(50)
             return .invalid(
-                ["\(fileName):1:1: error: validator exited with status \(process.terminationStatus)"] + lines)
+                ["\(fileName):1:1: error: validator \(ChildProcess.describe(status: status))"] + lines)
         }
         return .valid
+    }
+}
+
+/// Reads a child's output pipes to their end on threads of their own (a validator that writes more than a pipe
+/// holds must not block), keeping the first `limit` bytes of each.
+final class OutputCollector: Sendable {
+    private let collected = Mutex<[Int: [UInt8]]>([:])
+    private let done = DispatchGroup()
+
+    init(fds: [Int32], limit: Int) {
+        for (index, fd) in fds.enumerated() {
+            done.enter()
+            let thread = Thread { [self] in
+                var kept: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 8192)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    if kept.count < limit { kept += buffer[0..<min(n, limit - kept.count)] }
+                }
+                close(fd)
+                collected.withLock { $0[index] = kept }
+                done.leave()
+            }
+            thread.start()
+        }
+    }
+
+    /// Everything read, once every pipe has ended (the child and its group are gone).
+    func text() -> String {
+        done.wait()
+        let parts = collected.withLock { c in c.keys.sorted().map { c[$0] ?? [] } }
+        return parts.map { String(decoding: $0, as: UTF8.self) }.joined()
     }
 }
