@@ -46,12 +46,17 @@ public enum ControlEndpoint: Sendable, Hashable, CustomStringConvertible {
 extension ControlEndpoint {
     /// The control socket when none is named: in a directory only this user can enter, never a fixed name in a
     /// shared one (where another local user could listen first and collect tokens): `$XDG_RUNTIME_DIR/hotswap/`,
-    /// `/run/hotswap/` for root, else `/tmp/hotswap-UID/`, each holding `control.sock`.
+    /// `/run/hotswap/` for root, `$HOME/.hotswap/`, else `/tmp/hotswap-UID/`, each holding `control.sock`.
     public static var defaultSocketPath: String {
         if let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), xdg.hasPrefix("/") {
             return "\(xdg)/hotswap/control.sock"
         }
         if geteuid() == 0 { return "/run/hotswap/control.sock" }
+        // Not /tmp when there is a home: another user could make /tmp/hotswap-UID first, and the sticky /tmp
+        // would not let its rightful user remove it.
+        if let home = getenv("HOME").map({ String(cString: $0) }), home.hasPrefix("/"), home != "/" {
+            return "\(home)/.hotswap/control.sock"
+        }
         return "/tmp/hotswap-\(geteuid())/control.sock"
     }
 
@@ -305,6 +310,8 @@ public enum ControlClient {
                 return (out, false)
             }
             let line = data[i..<lineEnd]
+            // The same limit whether the line arrived in one read or several.
+            if line.count > 1024 { throw ReplyParseError("a chunk-size line is over 1 KiB") }
             var digits = line.prefix { $0 != UInt8(ascii: ";") }
             // Whitespace may come before a chunk extension (RFC 9112's BWS), never inside the number.
             while let last = digits.last, last == 0x20 || last == 0x09 { digits.removeLast() }

@@ -51,7 +51,7 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
-    /// Compact JSON text, keys sorted so output is deterministic.
+    /// Compact JSON text, keys sorted by their UTF-8 bytes so output is deterministic.
     public var serialized: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128)
@@ -86,7 +86,9 @@ public enum JSONValue: Sendable, Hashable {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in o.keys.sorted().enumerated() {
+            // By bytes: String's `<` compares canonical equivalents, which is no total order on distinct keys
+            // ("e" + U+0301 and "é@" are neither < nor ==), so the order would follow the dictionary's hashing.
+            for (i, key) in o.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))

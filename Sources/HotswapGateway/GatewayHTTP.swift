@@ -135,6 +135,9 @@ public struct GatewayRoutes: Sendable {
     public let authorizer: AdminAuthorizer
     public let limits: HTTPLimits
     public let budget: BodyBudget
+    /// Admin bodies have their own budget: they are read only after their token verified, so a flood of
+    /// unauthenticated MCP bodies cannot keep a signed reload out.
+    public let adminBudget: BodyBudget
     public let allowedOrigins: [String]
     public let startedAt = Date()
 
@@ -148,12 +151,14 @@ public struct GatewayRoutes: Sendable {
         self.authorizer = authorizer
         self.limits = limits
         self.budget = BodyBudget(limit: limits.maxBufferedBytes)
+        self.adminBudget = BodyBudget(limit: max(limits.maxBodyBytes * 2, 8 << 20))
         self.allowedOrigins = allowedOrigins
     }
 
     /// The routes, behind `hosts` (for a TCP listener; nil on the control socket).
     public func router(hosts: HostPolicy? = nil) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        router.add(middleware: UnreadBodyMiddleware())
         if let hosts { router.add(middleware: HostCheckMiddleware(policy: hosts)) }
         router.post("/admin/reload") { request, context in try await reload(request, context) }
         router.get("/stats") { _, _ in await stats() }
@@ -195,7 +200,7 @@ public struct GatewayRoutes: Sendable {
         }
         let body: BoundedBody
         do {
-            body = try await BoundedBody.read(request, channel: context.channel, limits: limits, budget: budget)
+            body = try await BoundedBody.read(request, channel: context.channel, limits: limits, budget: adminBudget)
         } catch {
             return error.response(context)
         }

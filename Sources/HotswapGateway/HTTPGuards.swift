@@ -69,7 +69,7 @@ public final class ConnectionLimiter: Sendable {
     fileprivate func admit() -> Bool {
         let now = open.add(1, ordering: .relaxed).newValue
         if now <= limit {
-            if now < limit * 9 / 10 { warned.store(false, ordering: .relaxed) }
+            if now < limit / 10 * 9 { warned.store(false, ordering: .relaxed) }
             return true
         }
         open.subtract(1, ordering: .relaxed)
@@ -224,7 +224,11 @@ struct BoundedBody: Sendable {
             return first ?? .failure(.broken)
         }
         switch outcome {
-        case .success(let (bytes, reserved)): return BoundedBody(bytes: bytes, budget: budget, reserved: reserved)
+        case .success(let (bytes, reserved)):
+            // The budget bounds bytes buffered while bodies arrive (what an unauthenticated client can hold);
+            // once a body is whole it is the request's, and its reservation goes back at once.
+            budget.release(reserved)
+            return BoundedBody(bytes: bytes, budget: budget, reserved: 0)
         case .failure(let failure): throw failure
         }
     }
@@ -292,5 +296,29 @@ struct HostCheckMiddleware: RouterMiddleware {
                 body: .init(byteBuffer: ByteBuffer(bytes: body.serialized + [0x0A])))
         }
         return try await next(request, context)
+    }
+}
+
+/// Ends the connection after any answer that leaves a request body unread (a refusal, or a route that takes no
+/// body): otherwise the server would go on reading and discarding whatever the client trickles in, with no time
+/// limit, and one client could hold connections forever. The routes that read bodies read them within
+/// `BoundedBody`'s limits, and close on failure themselves.
+struct UnreadBodyMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var response = try await next(request, context)
+        let declaresBody =
+            (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0 || request.headers[.transferEncoding] != nil
+        guard declaresBody else { return response }
+        let readsBody =
+            request.method == .post && (request.uri.path == "/mcp" || request.uri.path == "/admin/reload")
+        if !readsBody || response.status.code >= 400 {
+            response.headers[.connection] = "close"
+            context.channel.close(mode: .input, promise: nil)
+        }
+        return response
     }
 }

@@ -31,6 +31,8 @@ public final class MCPEndpoint: Sendable {
     /// At most this many sessions in all (default 10,000), and this many per client address (default 1,000).
     public let maxSessions: Int
     public let maxSessionsPerClient: Int
+    /// A session used more recently than this is never ended to make room for another.
+    static let evictableAfter: Duration = .seconds(60)
 
     public init(
         registry: Registry, metrics: GatewayMetrics, logger: Logger, streams: SessionStreams = SessionStreams(),
@@ -148,11 +150,16 @@ public final class MCPEndpoint: Sendable {
             let mine = s.values.reduce(0) { $0 + ($1.client == client ? 1 : 0) }
             if mine >= maxSessionsPerClient || s.count >= maxSessions {
                 // Make room within this client's own sessions when it is at its cap, else among all; never a
-                // session with a call in flight, and the ones never used after `initialize` first, then the
-                // least recently used: a flood of unused sessions pushes out only itself.
+                // session with a call in flight or used in the last `evictableAfter`; the ones never used after
+                // `initialize` first, then the least recently used. A flood of sessions pushes out only itself,
+                // and once its own are in use it gets 503, not anyone else's session.
                 let ownOnly = mine >= maxSessionsPerClient
+                let idleSince = now - Self.evictableAfter
                 var victim: (key: String, used: Bool, lastUsed: ContinuousClock.Instant)?
-                for (key, session) in s where session.inFlight == 0 && (!ownOnly || session.client == client) {
+                for (key, session) in s
+                where session.inFlight == 0 && (!ownOnly || session.client == client)
+                    && (!session.used || session.lastUsed < idleSince)
+                {
                     if let v = victim, (v.used ? 1 : 0, v.lastUsed) <= (session.used ? 1 : 0, session.lastUsed) {
                         continue
                     }
@@ -169,7 +176,8 @@ public final class MCPEndpoint: Sendable {
             return Reply(
                 status: 503, headers: [("Retry-After", "1")],
                 body: Self.error(
-                    id: id, code: -32000, message: "every MCP session is busy with a call; try again in a moment"))
+                    id: id, code: -32000,
+                    message: "the gateway's MCP sessions are all in use; end one (DELETE /mcp) or try again later"))
         }
         let result: JSONValue = [
             "protocolVersion": .string(version),

@@ -109,13 +109,13 @@ public struct Validator: Sendable {
         let output = OutputCollector(fds: [child.stdout, child.stderr], limit: 64 * 1024)
         guard await child.waitForExit(timeout: timeout) else {
             await child.terminate(grace: .seconds(1))
-            _ = output.text()
+            _ = await output.text()
             return .invalid([
                 "\(fileName):1:1: error: validator \(arguments.joined(separator: " ")) timed out after \(timeout)"
             ])
         }
         let status = child.exitStatus ?? 0
-        let text = output.text()
+        let text = await output.text()
         guard status == 0 else {
             let lines = text.split(separator: "\n").map(String.init).prefix(50)
             return .invalid(
@@ -125,10 +125,12 @@ public struct Validator: Sendable {
     }
 }
 
-/// Reads a child's output pipes to their end on threads of their own (a validator that writes more than a pipe
-/// holds must not block), keeping the first `limit` bytes of each.
+/// Reads a child's output pipes on threads of their own (a validator that writes more than a pipe holds must not
+/// block), keeping the first `limit` bytes of each. A pipe is read until its end or until `stop()`: a validator's
+/// background child that keeps the pipe open (or escaped its process group) cannot hold the sidecar.
 final class OutputCollector: Sendable {
     private let collected = Mutex<[Int: [UInt8]]>([:])
+    private let stopped = Atomic<Bool>(false)
     private let done = DispatchGroup()
 
     init(fds: [Int32], limit: Int) {
@@ -137,7 +139,11 @@ final class OutputCollector: Sendable {
             let thread = Thread { [self] in
                 var kept: [UInt8] = []
                 var buffer = [UInt8](repeating: 0, count: 8192)
-                while true {
+                while !stopped.load(ordering: .relaxed) {
+                    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let ready = poll(&p, 1, 100)
+                    if ready < 0 && errno != EINTR { break }
+                    if ready <= 0 { continue }
                     let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                     if n < 0 && errno == EINTR { continue }
                     if n <= 0 { break }
@@ -151,10 +157,25 @@ final class OutputCollector: Sendable {
         }
     }
 
-    /// Everything read, once every pipe has ended (the child and its group are gone).
-    func text() -> String {
-        done.wait()
+    /// What was read, once every pipe has ended or `grace` has passed (then the readers stop).
+    func text(grace: Duration = .seconds(1)) async -> String {
+        let gate = OnceFlag()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            done.notify(queue: .global()) { if gate.claim() { c.resume() } }
+            let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if gate.claim() { c.resume() } }
+        }
+        stopped.store(true, ordering: .relaxed)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            done.notify(queue: .global()) { c.resume() }
+        }
         let parts = collected.withLock { c in c.keys.sorted().map { c[$0] ?? [] } }
         return parts.map { String(decoding: $0, as: UTF8.self) }.joined()
     }
+}
+
+/// Lets exactly one of several racing callbacks through.
+private final class OnceFlag: Sendable {
+    private let taken = Atomic<Bool>(false)
+    func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }

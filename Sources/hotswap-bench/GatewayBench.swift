@@ -205,13 +205,17 @@ struct MCPBenchClient {
             "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": ["protocolVersion": "2025-11-25"],
         ]
         let reply = try ControlClient.request(
-            .unix(path: socket), method: "POST", path: "/mcp", body: initialize.serialized)
+            .unix(path: socket), method: "POST", path: "/mcp", headers: Self.headers, body: initialize.serialized)
         guard let sid = reply.header("Mcp-Session-Id") else { throw BenchFailure("initialize failed: \(reply.text)") }
         session = sid
     }
 
     func call(_ body: [UInt8]) throws -> HTTPReply {
         try ControlClient.request(
-            .unix(path: socket), method: "POST", path: "/mcp", headers: [("Mcp-Session-Id", session)], body: body)
+            .unix(path: socket), method: "POST", path: "/mcp", headers: Self.headers + [("Mcp-Session-Id", session)],
+            body: body)
     }
+
+    /// What Streamable HTTP asks of a client's POST.
+    static let headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
 }

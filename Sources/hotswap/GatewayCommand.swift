@@ -34,7 +34,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Unix socket for the admin API and /mcp. Env HOTSWAP_SOCKET. [default: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, else /tmp/hotswap-UID/control.sock; the directory is made 0700]"
+            "Unix socket for the admin API and /mcp. Env HOTSWAP_SOCKET. [default: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, $HOME/.hotswap/control.sock, else /tmp/hotswap-UID/control.sock; the directory is made 0700]"
     )
     var controlSocket: String?
 
@@ -169,7 +169,10 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         settings.maxSessions = maxSessions
         if let maxBufferedBytes {
-            guard maxBufferedBytes >= 4096 else { throw ValidationError("--max-buffered-bytes must be at least 4096") }
+            guard maxBufferedBytes >= settings.httpLimits.maxBodyBytes else {
+                throw ValidationError(
+                    "--max-buffered-bytes must be at least \(settings.httpLimits.maxBodyBytes) (one whole catalog)")
+            }
             settings.httpLimits.maxBufferedBytes = maxBufferedBytes
         }
         settings.maxSessionsPerClient = maxSessionsPerClient

@@ -63,7 +63,7 @@ struct SidecarCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "The gateway's control socket (socket mode; also used to confirm). Env HOTSWAP_SOCKET. [default: as the gateway's: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, else /tmp/hotswap-UID/control.sock]"
+            "The gateway's control socket (socket mode; also used to confirm). Env HOTSWAP_SOCKET. [default: as the gateway's: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, $HOME/.hotswap/control.sock, else /tmp/hotswap-UID/control.sock]"
     )
     var socket: String?
 

@@ -53,4 +53,13 @@ import Testing
             try Self.parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n")
         }
     }
+
+    /// Found with the fuzz-reply target: a chunk-size line over 1 KiB was refused when it arrived in pieces but
+    /// taken when it arrived whole.
+    @Test func aLongChunkLineIsRefusedHoweverItArrives() {
+        let reply =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=" + String(repeating: "a", count: 3000)
+            + "\r\nhello\r\n0\r\n\r\n"
+        #expect(throws: (any Error).self) { try Self.parse(reply) }
+    }
 }

@@ -90,4 +90,16 @@ import Testing
         let controls = JSONValue.string(String(decoding: (0..<32).map { UInt8($0) }, as: UTF8.self) + "\u{7F}\"\\")
         #expect(try JSONValue.parse(controls.serialized) == controls)
     }
+
+    /// Found by the fuzz-json target: object keys were ordered by String's `<`, which is no total order on
+    /// canonically equivalent prefixes, so one value printed in different orders from run to run.
+    @Test func keysAreOrderedByBytes() throws {
+        let value = try JSONValue.parse(Array(#"{"e\u0301":0,"é@":2,"k\u00c30":"\u00f7"}"#.utf8))
+        let once = value.serialized
+        for _ in 0..<50 {
+            let copy = try JSONValue.parse(once)
+            #expect(copy.serialized == once)
+        }
+        #expect(once == Array("{\"e\u{301}\":0,\"k\u{C3}0\":\"\u{F7}\",\"é@\":2}".utf8))
+    }
 }

@@ -45,4 +45,24 @@ struct ChildProcessTests {
         #expect(!fds.contains("hotswap-validate"), "\(fds)")
         #expect(run.status == 4, "the gateway is unreachable here: \(run)")
     }
+
+    /// A validator whose background child keeps its output pipe open (here one that left the process group)
+    /// held the sidecar until that child ended.
+    @Test("a validator's escaped background child does not hold the sidecar")
+    func validatorBackgroundChild() async throws {
+        let dir = try TemporaryDirectory("validator-bg")
+        defer { dir.remove() }
+        let script = try dir.write("validate.sh", "#!/bin/sh\nsetsid sleep 30 &\necho checked\nexit 0\n")
+        chmod(script, 0o755)
+        let catalogPath = try dir.write("catalog.yaml", "version: 1\nservers: []\n")
+        let started = ContinuousClock.now
+        let run = try await onThread {
+            try ProcessRunner.hotswap([
+                "sidecar", "--watch", catalogPath, "--once", "--validate-command", "\(script) {}", "--socket",
+                dir.file("none.sock"), "--no-listen", "--once-timeout", "1s",
+            ])
+        }
+        #expect(run.status == 4, "validated, then the gateway is unreachable: \(run)")
+        #expect(ContinuousClock.now - started < .seconds(20), "the sidecar waited for the validator's child")
+    }
 }

@@ -186,7 +186,7 @@ struct SecurityTests {
     @Test("under umask 000 the control socket is never open to other users, not even while it is created")
     func socketBornPrivate() async throws {
         let m = marker()
-        for round in 0..<6 {
+        for round in 0..<12 {
             let dir = try TemporaryDirectory("umask")
             defer { dir.remove() }
             let config = try dir.write("catalog.yaml", catalog(m, [("a", nil, "")]))
@@ -332,6 +332,28 @@ struct SecurityTests {
             if reply.status != 200 { refused += 1 }
         }
         #expect(refused == 0, "flood sessions make room for each other")
+        // A flood that also uses its sessions cannot push out anyone's either: past the cap it is refused.
+        var floodRefused = 0
+        for _ in 0..<40 {
+            let reply = try ControlClient.request(
+                endpoint, method: "POST", path: "/mcp",
+                headers: [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")],
+                body: Array(
+                    #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"flood","version":"1"}}}"#
+                        .utf8))
+            guard let sid = reply.header("Mcp-Session-Id") else {
+                #expect(reply.status == 503, "\(reply.text)")
+                floodRefused += 1
+                continue
+            }
+            _ = try ControlClient.request(
+                endpoint, method: "POST", path: "/mcp",
+                headers: [
+                    ("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream"),
+                    ("Mcp-Session-Id", sid),
+                ], body: Array(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8))
+        }
+        #expect(floodRefused > 0, "past the cap, a used flood is refused rather than evicting others")
         #expect(try used.call("ping")["result"] != nil, "the used session survived the flood")
         let answer = try await longCall
         #expect(answer.contains("slept"), "\(answer)")
@@ -421,8 +443,8 @@ struct SecurityTests {
         let gw = try await GatewayProcess(
             catalog: catalog(m, [("a", nil, "")]),
             arguments: [
-                "--listen", "127.0.0.1:0", "--verify-key", keys.publicKeyPath, "--body-timeout", "1s",
-                "--max-buffered-bytes", "1000000",
+                "--listen", "127.0.0.1:0", "--verify-key", keys.publicKeyPath, "--body-timeout", "2s",
+                "--max-buffered-bytes", "4194304",
             ], marker: m)
         let port = try await gw.tcpPort()
         let raw = RawHTTP(port: port)
@@ -431,22 +453,31 @@ struct SecurityTests {
         let junk = try raw.exchange(
             "POST /admin/reload HTTP/1.1\r\nHost: \(me)\r\nAuthorization: Bearer junk\r\nContent-Length: 3000000\r\n\r\n",
             timeout: 3)
-        #expect(junk.status == 401, "\(junk)")
+        #expect(junk.status == 401 && junk.closed, "\(junk)")
+        // A refused request whose body trickles in is not read on and on: the connection closes with the answer.
+        for head in [
+            "POST /admin/reload HTTP/1.1\r\nHost: \(me)\r\nAuthorization: Bearer junk\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n",
+            "POST /servers/a/stop HTTP/1.1\r\nHost: \(me)\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n",
+            "GET /stats HTTP/1.1\r\nHost: \(me)\r\nContent-Length: 100000\r\n\r\nabc",
+        ] {
+            let r = try raw.exchange(head, timeout: 5)
+            #expect(r.status > 0 && r.closed, "\(head.prefix(30)): \(r)")
+        }
         // A body that trickles is cut off after --body-timeout, with 408, and the connection closes.
         let slow = try raw.exchange(
             "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{\"jsonrpc\"",
             timeout: 10)
         #expect(slow.status == 408 && slow.closed, "\(slow)")
-        // Bodies in flight together are bounded: the third 600 KB body over a 1 MB budget is refused (503).
+        // Bodies in flight together are bounded: three 2 MB partial bodies over a 4 MiB budget: one gets 503.
         let mcpHead =
-            "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000000\r\n\r\n"
+            "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 3000000\r\n\r\n"
         var open: [TCPConnection] = []
         defer { for c in open { c.close() } }
         var statuses: [Int] = []
         for _ in 0..<3 {
             let c = try TCPConnection(host: "127.0.0.1", port: port)
             open.append(c)
-            c.send(Array(mcpHead.utf8) + [UInt8](repeating: 0x20, count: 600_000))
+            c.send(Array(mcpHead.utf8) + [UInt8](repeating: 0x20, count: 2_000_000))
         }
         for c in open {
             let text = String(decoding: c.read(timeout: 3).bytes, as: UTF8.self)
