@@ -237,46 +237,48 @@ struct SecurityTests {
             #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
         // DNS rebinding: a page on evil.example resolving to 127.0.0.1.
         for path in ["/stats", "/servers"] {
-            let r = try raw.exchange("GET \(path) HTTP/1.1\r\nHost: evil.example:\(port)\r\nConnection: close\r\n\r\n")
+            let r = try await raw.exchange(
+                "GET \(path) HTTP/1.1\r\nHost: evil.example:\(port)\r\nConnection: close\r\n\r\n")
             #expect(r.status == 421, "\(r.text)")
         }
-        let evil = try raw.exchange(RawHTTP.post("/mcp", host: "evil.example", headers: mcpHeaders, body: initialize))
+        let evil = try await raw.exchange(
+            RawHTTP.post("/mcp", host: "evil.example", headers: mcpHeaders, body: initialize))
         #expect(evil.status == 421 && !evil.text.contains("Mcp-Session-Id"), "\(evil.text)")
         for host in [me, "localhost:\(port)", "localhost"] {
-            let ok = try raw.exchange(RawHTTP.post("/mcp", host: host, headers: mcpHeaders, body: initialize))
+            let ok = try await raw.exchange(RawHTTP.post("/mcp", host: host, headers: mcpHeaders, body: initialize))
             #expect(ok.status == 200, "\(host): \(ok.text)")
         }
         // Content-Type and Accept as Streamable HTTP requires.
-        let plain = try raw.exchange(
+        let plain = try await raw.exchange(
             RawHTTP.post(
                 "/mcp", host: me, headers: ["Content-Type: text/plain", "Accept: application/json, text/event-stream"],
                 body: initialize))
         #expect(plain.status == 415, "\(plain.text)")
-        let jsonOnly = try raw.exchange(
+        let jsonOnly = try await raw.exchange(
             RawHTTP.post(
                 "/mcp", host: me, headers: ["Content-Type: application/json", "Accept: application/json"],
                 body: initialize
             ))
         #expect(jsonOnly.status == 406, "\(jsonOnly.text)")
         // GET without a session is a bad request; with an unknown one, not found.
-        let noSession = try raw.exchange(
+        let noSession = try await raw.exchange(
             "GET /mcp HTTP/1.1\r\nHost: \(me)\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n")
         #expect(noSession.status == 400, "\(noSession.text)")
-        let unknown = try raw.exchange(
+        let unknown = try await raw.exchange(
             "GET /mcp HTTP/1.1\r\nHost: \(me)\r\nAccept: text/event-stream\r\nMcp-Session-Id: nope\r\nConnection: close\r\n\r\n"
         )
         #expect(unknown.status == 404, "\(unknown.text)")
         // An evil page cannot end a session.
         let client = try MCPTestClient(endpoint: .tcp(host: "127.0.0.1", port: port))
         let session = try #require(client.sessionID)
-        let delete = try raw.exchange(
+        let delete = try await raw.exchange(
             "DELETE /mcp HTTP/1.1\r\nHost: \(me)\r\nOrigin: http://evil.example\r\nMcp-Session-Id: \(session)\r\nConnection: close\r\n\r\n"
         )
         #expect(delete.status == 403, "\(delete.text)")
         #expect(try client.call("ping")["result"] != nil, "the session survives")
         // Over the size limit: 413 at once, and the connection closes, so the client is not left sending.
         let started = ContinuousClock.now
-        let big = try raw.exchange(
+        let big = try await raw.exchange(
             "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 50000000\r\n\r\n",
             body: [UInt8](repeating: 0x20, count: 1000), timeout: 20)
         #expect(big.status == 413 && big.closed, "\(big)")
@@ -378,15 +380,16 @@ struct SecurityTests {
         for _ in 0..<60 { held.append(try TCPConnection(host: "127.0.0.1", port: port)) }
         // The first connection is still served.
         first.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n")
-        let answer = String(decoding: first.read(timeout: 3, limit: 10).bytes, as: UTF8.self)
+        let answer = try await onThread { String(decoding: first.read(timeout: 3, limit: 10).bytes, as: UTF8.self) }
         #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
         // The ones over the limit are closed by the gateway, not left hanging in its backlog.
-        let closed = held.filter { $0.read(milliseconds: 30).closed }.count
+        let flood = held
+        let closed = try await onThread { flood.filter { $0.read(milliseconds: 30).closed }.count }
         #expect(closed >= 20, "\(closed) of 60 closed")
         #expect(gw.log.components(separatedBy: "connection limit reached").count == 2, "logged once: \(gw.log)")
         // Idle connections are closed after --client-idle-timeout, freeing room for new clients.
         try await eventually("idle connections to be closed", timeout: .seconds(15)) {
-            held.allSatisfy { $0.read(timeout: 1).closed }
+            try await onThread { flood.allSatisfy { $0.read(milliseconds: 200).closed } }
         }
         let later = try ControlClient.request(.tcp(host: "127.0.0.1", port: port), method: "GET", path: "/healthz")
         #expect(later.status == 200)
@@ -430,7 +433,7 @@ struct SecurityTests {
         }
         #expect(gateway.isRunning)
         gateway.terminate()
-        gateway.waitUntilExit()
+        try await eventually("the gateway to exit") { !gateway.isRunning }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(gateway.terminationStatus == 0, "\(text)")
     }
@@ -450,7 +453,7 @@ struct SecurityTests {
         let raw = RawHTTP(port: port)
         let me = "127.0.0.1:\(port)"
         // A reload with a junk token is refused from its headers: the 3 MB body it announces is never awaited.
-        let junk = try raw.exchange(
+        let junk = try await raw.exchange(
             "POST /admin/reload HTTP/1.1\r\nHost: \(me)\r\nAuthorization: Bearer junk\r\nContent-Length: 3000000\r\n\r\n",
             timeout: 3)
         #expect(junk.status == 401 && junk.closed, "\(junk)")
@@ -460,11 +463,11 @@ struct SecurityTests {
             "POST /servers/a/stop HTTP/1.1\r\nHost: \(me)\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n",
             "GET /stats HTTP/1.1\r\nHost: \(me)\r\nContent-Length: 100000\r\n\r\nabc",
         ] {
-            let r = try raw.exchange(head, timeout: 5)
+            let r = try await raw.exchange(head, timeout: 5)
             #expect(r.status > 0 && r.closed, "\(head.prefix(30)): \(r)")
         }
         // A body that trickles is cut off after --body-timeout, with 408, and the connection closes.
-        let slow = try raw.exchange(
+        let slow = try await raw.exchange(
             "POST /mcp HTTP/1.1\r\nHost: \(me)\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{\"jsonrpc\"",
             timeout: 10)
         #expect(slow.status == 408 && slow.closed, "\(slow)")
@@ -479,9 +482,12 @@ struct SecurityTests {
             open.append(c)
             c.send(Array(mcpHead.utf8) + [UInt8](repeating: 0x20, count: 2_000_000))
         }
-        for c in open {
-            let text = String(decoding: c.read(timeout: 3).bytes, as: UTF8.self)
-            statuses.append(Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0)
+        let partials = open
+        statuses = try await onThread {
+            partials.map { c in
+                let text = String(decoding: c.read(timeout: 3).bytes, as: UTF8.self)
+                return Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
         }
         #expect(statuses.contains(503), "\(statuses)")
         // And the gateway still answers.
@@ -616,16 +622,21 @@ struct RawHTTP {
     let port: Int
 
     /// Sends `head` (and `body`), reads until the gateway closes or `timeout`; the status and whether it closed.
-    func exchange(_ head: String, body: [UInt8] = [], timeout: Int = 5) throws -> (
+    /// Runs on a thread of its own: the test process's cooperative pool has two threads on this machine, and a
+    /// blocking read there would stall every other suite's tasks (and their timing).
+    func exchange(_ head: String, body: [UInt8] = [], timeout: Int = 5) async throws -> (
         status: Int, text: String, closed: Bool
     ) {
-        let c = try TCPConnection(host: "127.0.0.1", port: port)
-        defer { c.close() }
-        c.send(Array(head.utf8) + body)
-        let (bytes, closed) = c.read(timeout: timeout)
-        let text = String(decoding: bytes, as: UTF8.self)
-        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
-        return (status, text, closed)
+        let port = self.port
+        return try await onThread {
+            let c = try TCPConnection(host: "127.0.0.1", port: port)
+            defer { c.close() }
+            c.send(Array(head.utf8) + body)
+            let (bytes, closed) = c.read(timeout: timeout)
+            let text = String(decoding: bytes, as: UTF8.self)
+            let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+            return (status, text, closed)
+        }
     }
 
     static func post(

@@ -104,14 +104,19 @@ struct SidecarTests {
         // (a writer that takes its time), not synchronization: waiting for the sidecar's polls between chunks
         // was tried and cannot work, because a settling poller waits the settle time before its next read.
         let v4 = Array(catalog(m, ["a", "c", "d", "e"]).utf8)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: pair.gw.configPath))
-        try handle.truncate(atOffset: 0)
-        let chunk = v4.count / 6 + 1
-        for start in stride(from: 0, to: v4.count, by: chunk) {
-            try handle.write(contentsOf: Data(v4[start..<min(start + chunk, v4.count)]))
-            try await Task.sleep(for: .milliseconds(100))
+        // The writer runs on a thread of its own: on the test process's small cooperative pool, other suites'
+        // blocking calls could stall it past the settle time and make a pause look like a finished file.
+        let path = pair.gw.configPath
+        try await onThread {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.truncate(atOffset: 0)
+            let chunk = v4.count / 6 + 1
+            for start in stride(from: 0, to: v4.count, by: chunk) {
+                try handle.write(contentsOf: Data(v4[start..<min(start + chunk, v4.count)]))
+                usleep(100_000)
+            }
+            try handle.close()
         }
-        try handle.close()
         try await eventually("the slow write applied") { try pair.liveHash() == ContentHash.sha256(v4) }
         let metrics = try await pair.sidecar.metrics()
         #expect(metrics["hotswap_sidecar_validations_total"] == before + 1, "only the finished file was validated")
