@@ -40,7 +40,7 @@ public struct LocalFileSystem: WatchFileSystem {
     }
 
     public func read(_ path: String, limit: Int) throws(FileIO.Failure) -> [UInt8] {
-        try FileIO.read(path, limit: limit)
+        try FileIO.read(path, limit: limit, regularOnly: true)
     }
 
     public func isDirectory(_ path: String) -> Bool { FileIO.isDirectory(path) }

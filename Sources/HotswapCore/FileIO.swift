@@ -25,15 +25,26 @@ public enum FileIO {
         }
     }
 
-    /// Reads a whole file. Refuses files larger than `limit` without reading them.
-    public static func read(_ path: String, limit: Int = .max) throws(Failure) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads a whole file. Refuses files larger than `limit` without reading them. With `regularOnly` (what a
+    /// long-running process reads: the catalog, a token file) anything but a regular file is refused without
+    /// waiting: opening a FIFO blocks until a writer comes, which would hang whoever reads it.
+    public static func read(_ path: String, limit: Int = .max, regularOnly: Bool = false) throws(Failure) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0))
         guard fd >= 0 else { throw failure(path, "cannot open") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw failure(path, "cannot stat") }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw Failure(path: path, reason: "is a directory, not a file", errno: EISDIR)
+        }
+        if regularOnly && (st.st_mode & S_IFMT) != S_IFREG {
+            throw Failure(
+                path: path, reason: "is not a regular file (a FIFO, socket or device); point it at the file itself",
+                errno: nil)
+        }
+        if regularOnly {
+            // Regular files ignore O_NONBLOCK, but clear it so no later reader is surprised.
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         }
         if Int(st.st_size) > limit {
             throw Failure(

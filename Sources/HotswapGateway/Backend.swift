@@ -240,7 +240,9 @@ public final class Backend: Sendable {
             let tools = try await listTools(connection)
             state.withLock { s in
                 s.tools = tools
-                s.phase = .ready
+                // Re-checked after the awaits: a server removed (retired) while it started is draining, not
+                // ready, and one being stopped keeps the phase its stop sets.
+                s.phase = s.retired ? .draining : .ready
                 s.starting = nil
                 s.startedAt = .now
                 s.lastUsed = .now
@@ -315,6 +317,9 @@ public final class Backend: Sendable {
     // MARK: Exit, crash, restart
 
     private func exited(child: ChildProcess, status: Int32) {
+        // The leader is gone: whatever it started in its process group goes too, or each crash would leave
+        // one more set of orphans behind.
+        child.signalGroup(SIGKILL)
         let description = ChildProcess.describe(status: status)
         let restartDelay = state.withLock { s -> Duration? in
             guard s.child === child else { return nil }

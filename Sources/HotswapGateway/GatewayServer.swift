@@ -198,17 +198,35 @@ public final class Gateway: Sendable {
                         + "another user could take the socket. Remove it, or give --control-socket PATH")
             }
         }
-        guard FileIO.exists(path) else {
-            if !dir.isEmpty && !FileIO.isDirectory(dir) {
-                throw GatewaySetupError(
-                    "--control-socket: directory \(dir) does not exist; create it or mount a volume there")
-            }
-            return
+        if !dir.isEmpty && !FileIO.isDirectory(dir) {
+            throw GatewaySetupError(
+                "--control-socket: directory \(dir) does not exist; create it or mount a volume there")
         }
+        try lockSocket(path)
+        guard FileIO.exists(path) else { return }
         if ControlSocketProbe.isListening(path) {
             throw GatewaySetupError("--control-socket \(path): another gateway is already listening there")
         }
         unlink(path)
+    }
+
+    /// Takes an exclusive lock on `PATH.lock` for the life of the process before the socket is bound: of two
+    /// gateways started at the same moment on one socket, one gets it and the other stops here, instead of both
+    /// binding in turn and one serving on a path that no longer leads to it.
+    static func lockSocket(_ path: String) throws {
+        let lockPath = path + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw GatewaySetupError(
+                "cannot open the control socket's lock \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw GatewaySetupError(
+                "--control-socket \(path): another gateway is already using it (it holds \(lockPath)); stop it, or "
+                    + "give this one another --control-socket")
+        }
+        // Held, open, until the process exits: the kernel releases the lock then, even after a crash.
     }
 
     static func groupID(_ name: String) throws -> gid_t {
@@ -333,7 +351,7 @@ struct SighupService: Service {
         guard let tokenFile = configuration.tokenFile else {
             throw TokenRefusal(.missing, "verify keys are configured but no --token-file to read a token from")
         }
-        guard let token = try? FileIO.read(tokenFile, limit: 16 * 1024) else {
+        guard let token = try? FileIO.read(tokenFile, limit: 16 * 1024, regularOnly: true) else {
             throw TokenRefusal(.missing, "cannot read the token file \(tokenFile)")
         }
         return String(decoding: token, as: UTF8.self)

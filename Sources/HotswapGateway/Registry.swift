@@ -267,7 +267,7 @@ public actor Registry {
             return .failure(ReloadReportBox(r))
         }
         do {
-            return .success(try FileIO.read(path, limit: settings.limits.maxBytes))
+            return .success(try FileIO.read(path, limit: settings.limits.maxBytes, regularOnly: true))
         } catch {
             var r = baseReport(.rejected, sha: "", source: source)
             r.errors = [

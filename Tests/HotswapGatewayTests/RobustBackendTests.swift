@@ -1,0 +1,124 @@
+import Foundation
+import HotswapClient
+import HotswapCore
+import HotswapTestSupport
+import Testing
+
+/// A catalog entry for the misbehaving Python server (standard library only: the system python3 runs it).
+func misbehaving(_ id: String, marker: String, flags: [String] = []) -> String {
+    let script = TestPaths.packageRoot.appendingPathComponent("scripts/interop/misbehaving_server.py").path
+    let args = ([script, marker] + flags).map { "\"\($0)\"" }.joined(separator: ", ")
+    return """
+          - id: \(id)
+            runtime:
+              type: local-process
+              command: /usr/bin/python3
+              args: [\(args)]
+        """
+}
+
+@Suite("Robust backends (real processes)", .serialized)
+struct RobustBackendTests {
+    /// Issue 9, item 8: the line framing rescanned its whole buffer on every read (20 MB took 29 s), and a line
+    /// over the limit closed the connection.
+    @Test("a large result passes in linear time; one over the limit fails alone and the server lives on")
+    func largeResults() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(
+            catalog: "version: 1\nservers:\n" + misbehaving("m", marker: m), marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        let started = ContinuousClock.now
+        let text = try await onThread { try client.tool("m__big", ["mb": 12]) }
+        #expect(text.utf8.count == 12 << 20)
+        #expect(ContinuousClock.now - started < .seconds(60), "12 MB took \(ContinuousClock.now - started)")
+        let pid = try gw.pid("m")
+        let over = try await onThread { try client.call("tools/call", ["name": "m__big", "arguments": ["mb": 70]]) }
+        #expect(over["error"]?["message"]?.stringValue?.contains("over the gateway's limit") == true, "\(over.text)")
+        #expect(try client.tool("m__big", ["mb": .double(0.001)]).utf8.count == 1048)
+        #expect(try gw.pid("m") == pid, "the connection and the process survived")
+        try await gw.finish()
+    }
+
+    /// Issue 9, item 9: a server's stderr was relayed without limit.
+    @Test("a server flooding stderr is relayed at a bounded rate, and the drops are counted")
+    func stderrIsBounded() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(
+            catalog: "version: 1\nservers:\n" + misbehaving("m", marker: m, flags: ["--flood-stderr", "50000"]),
+            marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        #expect(try await onThread { try client.tool("m__flood", ["lines": 20000]) } == "flooded")
+        try await eventually("the drops to be reported") { gw.log.contains("lines dropped") }
+        let relayed = gw.log.components(separatedBy: "flood line").count - 1
+        #expect(relayed < 5_000, "\(relayed) of 70,000 lines relayed")
+        try await gw.finish()
+    }
+
+    /// Issue 9, item 4: a crashed server's children in its process group were orphaned.
+    @Test("when a server crashes, the processes it started in its group go with it")
+    func crashTakesTheGroup() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(catalog: "version: 1\nservers:\n" + misbehaving("m", marker: m), marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        let child = try #require(Int32(try client.tool("m__spawn")))
+        #expect(GatewayProcess.isAlive(child))
+        _ = try? client.call("tools/call", ["name": "m__crash", "arguments": [:]])
+        try await eventually("the crashed server's child to be gone") { !GatewayProcess.isAlive(child) }
+        try await gw.finish()
+    }
+
+    /// Issue 9, item 5: a catalog path that blocks on open (a FIFO) hung the gateway before it served anything.
+    @Test("a catalog that is a FIFO is refused at once: the gateway serves, says why, and stops on SIGTERM")
+    func fifoCatalog() async throws {
+        let dir = try TemporaryDirectory("fifo")
+        defer { dir.remove() }
+        let fifo = dir.file("catalog.yaml")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let log = dir.file("gateway.log")
+        let socket = dir.file("c.sock")
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: TestPaths.product("hotswap"))
+        gateway.arguments = ["gateway", "--config", fifo, "--control-socket", socket, "--no-listen"]
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        gateway.standardError = handle
+        gateway.standardOutput = handle
+        try gateway.run()
+        defer { if gateway.isRunning { gateway.terminate() } }
+        try await eventually("the gateway to answer, not ready") {
+            (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status == 503
+        }
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("not a regular file"), "\(text)")
+        gateway.terminate()
+        try await eventually("SIGTERM to stop it", timeout: .seconds(10)) { !gateway.isRunning }
+    }
+
+    /// Issue 9, item 6: two gateways started at the same moment on one control socket both kept running.
+    @Test("of two gateways started at once on one control socket, one serves and the other exits 2")
+    func twoGatewaysOneSocket() async throws {
+        let m = marker()
+        let dir = try TemporaryDirectory("twogw")
+        defer { dir.remove() }
+        let config = try dir.write("catalog.yaml", catalog(m, [("a", nil, "")]))
+        let socket = dir.file("c.sock")
+        var gateways: [Process] = []
+        for _ in 0..<2 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: TestPaths.product("hotswap"))
+            p.arguments = ["gateway", "--config", config, "--control-socket", socket, "--no-listen", "--no-watch"]
+            p.standardError = FileHandle.nullDevice
+            gateways.append(p)
+        }
+        for p in gateways { try p.run() }
+        defer { for p in gateways where p.isRunning { p.terminate() } }
+        try await eventually("one of them to give up") { gateways.contains { !$0.isRunning } }
+        let loser = try #require(gateways.first { !$0.isRunning })
+        #expect(loser.terminationStatus == 2)
+        let winner = try #require(gateways.first { $0.isRunning })
+        let stats = try ControlClient.request(.unix(path: socket), method: "GET", path: "/stats")
+        #expect(stats.status == 200)
+        winner.terminate()
+        try await eventually("the winner to stop") { !winner.isRunning }
+    }
+}
