@@ -30,6 +30,8 @@ public struct ServerDefinition: Sendable, Hashable, Encodable {
     public var prestart: Bool
     public var tools: ToolFilter
     public var requestTimeout: CatalogDuration
+    /// How long a start (spawn, `initialize`, the first `tools/list`) may take before it fails.
+    public var startTimeout: CatalogDuration
     public var drainTimeout: CatalogDuration
     /// Stop an idle local process after this long; zero means never.
     public var idleTTL: CatalogDuration
@@ -38,6 +40,7 @@ public struct ServerDefinition: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey {
         case id, description, runtime, prestart, tools
         case requestTimeout = "request_timeout"
+        case startTimeout = "start_timeout"
         case drainTimeout = "drain_timeout"
         case idleTTL = "idle_ttl"
         case maxConcurrency = "max_concurrency"
@@ -53,6 +56,7 @@ public struct ServerDefinition: Sendable, Hashable, Encodable {
         self.prestart = prestart
         self.tools = tools
         self.requestTimeout = defaults.requestTimeout
+        self.startTimeout = defaults.startTimeout
         self.drainTimeout = defaults.drainTimeout
         self.idleTTL = defaults.idleTTL
         self.maxConcurrency = defaults.maxConcurrency
@@ -165,6 +169,9 @@ public struct ToolFilter: Sendable, Hashable, Encodable {
 public struct CatalogDefaults: Sendable, Hashable {
     /// 30 s: long enough for a slow tool, short enough that a hung server does not pin a client forever.
     public var requestTimeout = CatalogDuration(milliseconds: 30_000)
+    /// 10 s: a server that has not answered `initialize` and `tools/list` by then is stuck (or still
+    /// downloading), and a warm start must not hold the reload path longer than that.
+    public var startTimeout = CatalogDuration(milliseconds: 10_000)
     /// 30 s: in-flight calls on a removed or replaced server get this long to finish.
     public var drainTimeout = CatalogDuration(milliseconds: 30_000)
     /// 10 min: an idle local process is stopped to give back its memory.

@@ -10,7 +10,7 @@ struct CatalogDecoder {
     // MARK: Keys of each mapping
 
     static let topKeys = ["version", "defaults", "servers"]
-    static let defaultsKeys = ["request_timeout", "drain_timeout", "idle_ttl", "max_concurrency"]
+    static let defaultsKeys = ["request_timeout", "start_timeout", "drain_timeout", "idle_ttl", "max_concurrency"]
     static let serverKeys = ["id", "description", "runtime", "prestart", "tools"] + defaultsKeys
     static let localKeys = ["type", "command", "args", "env", "working_dir"]
     static let remoteKeys = ["type", "url", "headers"]
@@ -197,7 +197,8 @@ struct CatalogDecoder {
     ) -> Bool {
         var ok = true
         let durations: [(String, WritableKeyPath<CatalogDefaults, CatalogDuration>)] = [
-            ("request_timeout", \.requestTimeout), ("drain_timeout", \.drainTimeout), ("idle_ttl", \.idleTTL),
+            ("request_timeout", \.requestTimeout), ("start_timeout", \.startTimeout),
+            ("drain_timeout", \.drainTimeout), ("idle_ttl", \.idleTTL),
         ]
         for (key, keyPath) in durations {
             guard let field = f[key] else { continue }

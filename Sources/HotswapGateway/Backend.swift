@@ -201,6 +201,17 @@ public final class Backend: Sendable {
     }
 
     private func start() async throws {
+        // One deadline for the whole start: spawn, `initialize`, and the tool list. Past it the start fails
+        // (a warm start rolls back, a cold one backs off) and the process group is killed below.
+        let deadline = ContinuousClock.now + definition.startTimeout.duration
+        func remaining() throws -> Duration {
+            let left = deadline - .now
+            guard left > .zero else {
+                throw BackendError(
+                    .startFailed, "server '\(id)' did not finish starting within start_timeout \(definition.startTimeout)")
+            }
+            return left
+        }
         do {
             guard case .localProcess(let local) = definition.runtime else {
                 throw BackendError(
@@ -226,18 +237,31 @@ public final class Backend: Sendable {
                 let status = await child.waitForExit()
                 self?.exited(child: child, status: status)
             }
-            let timeout = definition.requestTimeout.duration
-            let initialize = try await connection.request(
-                method: "initialize",
-                params: [
-                    "protocolVersion": .string(backendProtocolVersion), "capabilities": [:],
-                    "clientInfo": ["name": "hotswap-gateway", "version": "0.1.0"],
-                ], timeout: timeout)
+            let initialize: RPCOutcome
+            do {
+                initialize = try await connection.request(
+                    method: "initialize",
+                    params: [
+                        "protocolVersion": .string(backendProtocolVersion), "capabilities": [:],
+                        "clientInfo": ["name": "hotswap-gateway", "version": "0.1.0"],
+                    ], timeout: try remaining())
+            } catch let error as BackendError where error.kind == .timeout {
+                throw BackendError(
+                    .startFailed,
+                    "server '\(id)' did not answer initialize within start_timeout \(definition.startTimeout)")
+            }
             if case .error(let e) = initialize {
                 throw BackendError(.startFailed, "server '\(id)' refused initialize: \(e.text)")
             }
             connection.notify(method: "notifications/initialized", params: nil)
-            let tools = try await listTools(connection)
+            let tools: [JSONValue]
+            do {
+                tools = try await listTools(connection, timeout: try remaining())
+            } catch let error as BackendError where error.kind == .timeout {
+                throw BackendError(
+                    .startFailed,
+                    "server '\(id)' did not list its tools within start_timeout \(definition.startTimeout)")
+            }
             state.withLock { s in
                 s.tools = tools
                 // Re-checked after the awaits: a server removed (retired) while it started is draining, not
@@ -285,13 +309,14 @@ public final class Backend: Sendable {
     }
 
     /// `tools/list`, following `nextCursor`, filtered by the catalog's allow and deny lists.
-    private func listTools(_ connection: StdioConnection) async throws -> [JSONValue] {
+    private func listTools(_ connection: StdioConnection, timeout: Duration? = nil) async throws -> [JSONValue] {
         var tools: [JSONValue] = []
         var cursor: JSONValue?
+        let deadline = ContinuousClock.now + (timeout ?? definition.requestTimeout.duration)
         for _ in 0..<100 {
             let params: JSONValue? = cursor.map { ["cursor": $0] }
             let outcome = try await connection.request(
-                method: "tools/list", params: params, timeout: definition.requestTimeout.duration)
+                method: "tools/list", params: params, timeout: max(.milliseconds(1), deadline - .now))
             guard case .result(let result) = outcome else {
                 // A server without tools may answer "method not found": it simply has none.
                 return []

@@ -121,4 +121,59 @@ struct RobustBackendTests {
         winner.terminate()
         try await eventually("the winner to stop") { !winner.isRunning }
     }
+
+    /// Issue 9, item 2: a warm start that hung wedged the reload path; a cold one held its caller.
+    @Test("start_timeout bounds every start: a hung warm start rolls back, a hung cold start fails, both killed")
+    func startTimeout() async throws {
+        let m = marker()
+        let defaults = "defaults:\n  start_timeout: 1s\n"
+        let gw = try await GatewayProcess(
+            catalog: "version: 1\n\(defaults)servers:\n" + misbehaving("h", marker: m), marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        _ = try client.tool("h__big", ["mb": .double(0.001)])
+        let hung = "version: 1\n\(defaults)servers:\n" + misbehaving("h", marker: m, flags: ["--hang-initialize"])
+        let started = ContinuousClock.now
+        let (status, report) = try await onThread { try gw.reload(hung) }
+        #expect(status == 409 && report["server"] == "h", "\(report.text)")
+        #expect(report["error"]?.stringValue?.contains("start_timeout") == true, "\(report.text)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+        // The reload path is free again, and the old server still serves.
+        let (again, _) = try await onThread { try gw.reload(hung + "\n") }
+        #expect(again == 409)
+        #expect(try client.tool("h__big", ["mb": .double(0.001)]).utf8.count == 1048)
+
+        // A cold start that hangs fails its call after start_timeout, and nothing of it is left running.
+        let cold =
+            "version: 1\n\(defaults)servers:\n" + misbehaving("c", marker: m + "-cold", flags: ["--hang-initialize"])
+        #expect(try await onThread { try gw.reload(cold) }.0 == 200)
+        let call = try await onThread { try client.call("tools/call", ["name": "c__big", "arguments": [:]]) }
+        #expect(call["error"]?["message"]?.stringValue?.contains("start_timeout") == true, "\(call.text)")
+        try await eventually("the hung server to be killed") { GatewayProcess.processes(matching: m + "-cold").isEmpty }
+        let (_, server) = try gw.json("GET", "/servers/c")
+        #expect(server["state"] == "failed" && server["last_error"]?.stringValue?.contains("start_timeout") == true)
+        try await gw.finish()
+    }
+
+    /// Issue 9, item 1: SIGKILL was never sent after the SIGTERM grace.
+    @Test("a server that ignores SIGTERM is killed when removed, and does not hold up the gateway's exit")
+    func ignoresSigterm() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(
+            catalog: "version: 1\nservers:\n" + misbehaving("t", marker: m, flags: ["--ignore-term"])
+                + "\n" + misbehaving("u", marker: m + "-u", flags: ["--ignore-term"]), marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        _ = try client.tool("t__big", ["mb": .double(0.001)])
+        _ = try client.tool("u__big", ["mb": .double(0.001)])
+        let removed =
+            "version: 1\ndefaults:\n  drain_timeout: 1s\nservers:\n"
+            + misbehaving("u", marker: m + "-u", flags: ["--ignore-term"])
+        #expect(try await onThread { try gw.reload(removed) }.0 == 200)
+        try await eventually("the removed server to be killed", timeout: .seconds(15)) {
+            GatewayProcess.processes(matching: m).filter { !$0.contains(m + "-u") }.isEmpty
+        }
+        let started = ContinuousClock.now
+        try await gw.finish()
+        #expect(ContinuousClock.now - started < .seconds(25))
+        #expect(GatewayProcess.processes(matching: m + "-u").isEmpty)
+    }
 }

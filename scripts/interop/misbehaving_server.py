@@ -2,7 +2,8 @@
 
 Tools: big(mb) answers with a text of `mb` megabytes; flood(lines) writes that many lines to stderr, then answers;
 spawn() starts a background child (in the server's process group) and answers its pid; crash() exits at once.
-Flags: --flood-stderr N writes N lines to stderr before serving; --hang-initialize never answers initialize.
+Flags: --flood-stderr N writes N lines to stderr before serving; --hang-initialize never answers initialize;
+--ignore-term ignores SIGTERM.
 Standard library only: it runs on the system python3.
 """
 import json
@@ -12,6 +13,9 @@ import sys
 args = sys.argv[1:]
 flood = int(args[args.index("--flood-stderr") + 1]) if "--flood-stderr" in args else 0
 hang = "--hang-initialize" in args
+if "--ignore-term" in args:
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 for i in range(flood):
     sys.stderr.write(f"flood line {i} " + "x" * 80 + "\n")
@@ -68,3 +72,9 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": text}]}})
     else:
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "no"}})
+
+# A server that ignores SIGTERM also outlives its stdin: only SIGKILL ends it.
+if "--ignore-term" in args:
+    import time
+    while True:
+        time.sleep(1)
