@@ -208,7 +208,8 @@ public final class Backend: Sendable {
             let left = deadline - .now
             guard left > .zero else {
                 throw BackendError(
-                    .startFailed, "server '\(id)' did not finish starting within start_timeout \(definition.startTimeout)")
+                    .startFailed,
+                    "server '\(id)' did not finish starting within start_timeout \(definition.startTimeout)")
             }
             return left
         }
