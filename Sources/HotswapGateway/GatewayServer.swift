@@ -157,9 +157,13 @@ public final class Gateway: Sendable {
         // Last in the list, so the first to hear of shutdown: open event streams end before the listeners
         // wait for their responses to finish.
         services.append(StreamCloserService(streams: streams))
-        let serviceGroup = ServiceGroup(
-            configuration: .init(
-                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger)))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet(logger))
+        // At SIGTERM the listeners stop accepting and wait for the requests they are serving; past
+        // --shutdown-timeout those are cancelled (their clients get an error), and the registry service, which
+        // is cancelled with them, stops every process group at once (SIGTERM, SIGKILL after the grace).
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        let serviceGroup = ServiceGroup(configuration: groupConfiguration)
         do {
             try await serviceGroup.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {

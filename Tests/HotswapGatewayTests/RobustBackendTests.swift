@@ -176,4 +176,28 @@ struct RobustBackendTests {
         #expect(ContinuousClock.now - started < .seconds(25))
         #expect(GatewayProcess.processes(matching: m + "-u").isEmpty)
     }
+
+    /// Issue 9, item 3: with a 30 s call in flight and `--shutdown-timeout 3s` the gateway took 29 s to exit.
+    @Test("SIGTERM with a long call in flight: the call gets an error at --shutdown-timeout and the gateway exits")
+    func shutdownTimeoutIsHonoured() async throws {
+        let m = marker()
+        let gw = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]), arguments: ["--shutdown-timeout", "2s"], marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        _ = try client.tool("a__whoami")
+        let started = ContinuousClock.now
+        async let long = onThread {
+            try? client.call("tools/call", ["name": "a__sleep", "arguments": ["seconds": 30]])
+        }
+        try await eventually("the call to be in flight") {
+            (try gw.json("GET", "/servers/a").1["in_flight"]?.intValue ?? 0) == 1
+        }
+        gw.signal(SIGTERM)
+        try await eventually("the gateway to exit", timeout: .seconds(25)) { !gw.process.isRunning }
+        let answer = try await long
+        #expect(ContinuousClock.now - started < .seconds(20), "exit took \(ContinuousClock.now - started)")
+        #expect(answer?["result"]?["content"] == nil, "the call did not run to its end: \(answer?.text ?? "no answer")")
+        try await eventually("no server left") { gw.leftoverProcesses().isEmpty }
+        gw.dir.remove()
+    }
 }
