@@ -177,6 +177,19 @@ public final class Backend: Sendable {
 
     // MARK: Starting
 
+    /// Starts the server without waiting for it; `completion` gets nil once it is ready, or the error. The start
+    /// itself is bounded by `start_timeout`, so this never runs on forever.
+    public func startInBackground(_ completion: @escaping @Sendable ((any Error)?) -> Void) {
+        Task {
+            do {
+                try await ensureStarted()
+                completion(nil)
+            } catch {
+                completion(error)
+            }
+        }
+    }
+
     /// Starts the process and completes the MCP handshake (`initialize`, `notifications/initialized`,
     /// `tools/list`) unless it is already running. Concurrent callers share one start.
     public func ensureStarted() async throws {

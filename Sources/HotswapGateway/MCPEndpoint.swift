@@ -208,38 +208,56 @@ public final class MCPEndpoint: Sendable {
         }
     }
 
+    /// How long `tools/list` waits for servers that are still starting before it answers with the ones that
+    /// are ready: one stuck or slow server (a first `uvx` download) must not hold every client's list.
+    public static let listWait: Duration = .milliseconds(800)
+
     /// Every live server's tools, prefixed, in catalog order. Servers that have never run are started to learn
-    /// their tools; one that fails to start is left out (and logged), not fatal to the list.
+    /// their tools; the list waits for them at most `listWait`, then answers with what is ready while the
+    /// others go on starting; when one of those arrives, clients get `notifications/tools/list_changed`.
+    /// A server that fails to start is left out and shows its reason in `/servers` and the log.
     public func listTools() async -> [JSONValue] {
         guard let generation = registry.live else { return [] }
-        let lists = await withTaskGroup(of: (Int, [JSONValue]).self) { group in
-            for (index, backend) in generation.backends.enumerated() {
-                group.addTask {
-                    if let tools = backend.tools { return (index, tools) }
-                    do {
-                        try await backend.ensureStarted()
-                    } catch {
-                        self.logger.warning(
-                            "tools/list: server left out",
-                            metadata: ["server.id": "\(backend.id)", "error": "\(error)"])
-                    }
-                    return (index, backend.tools ?? [])
-                }
-            }
-            var out: [(Int, [JSONValue])] = []
-            for await item in group { out.append(item) }
-            return out.sorted { $0.0 < $1.0 }
-        }
+        let starting = generation.backends.filter { $0.tools == nil }
+        if !starting.isEmpty { await waitForStarts(starting, within: Self.listWait) }
         var tools: [JSONValue] = []
-        for (index, list) in lists {
-            let prefix = generation.backends[index].id + Self.separator
-            for tool in list {
+        for backend in generation.backends {
+            let prefix = backend.id + Self.separator
+            for tool in backend.tools ?? [] {
                 guard var object = tool.objectValue, let name = object["name"]?.stringValue else { continue }
                 object["name"] = .string(prefix + name)
                 tools.append(.object(object))
             }
         }
         return tools
+    }
+
+    /// Starts `backends` and returns when all have started (or failed) or `within` has passed, whichever is
+    /// first. Starts outlive the wait (each is bounded by its `start_timeout`); one that succeeds after the wait
+    /// has answered announces its tools with `list_changed`.
+    private func waitForStarts(_ backends: [Backend], within: Duration) async {
+        let logger = self.logger
+        let streams = self.streams
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let answered = ListWait(count: backends.count)
+            for backend in backends {
+                backend.startInBackground { error in
+                    if let error {
+                        logger.warning(
+                            "tools/list: server left out", metadata: ["server.id": "\(backend.id)", "error": "\(error)"])
+                    }
+                    switch answered.finished() {
+                    case .last: c.resume()
+                    case .late where error == nil: streams.toolsChanged()
+                    default: break
+                    }
+                }
+            }
+            let seconds = Double(within.components.seconds) + Double(within.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                if answered.timedOut() { c.resume() }
+            }
+        }
     }
 
     private func callTool(_ params: JSONValue?) async -> RPCOutcome {
@@ -290,6 +308,36 @@ public final class MCPEndpoint: Sendable {
 
     static func error(id: JSONValue, code: Int64, message: String) -> JSONValue {
         ["jsonrpc": "2.0", "id": id, "error": ["code": .int(code), "message": .string(message)]]
+    }
+}
+
+/// The bookkeeping of one bounded wait for starts: who resumes the waiter, and which starts came late.
+private final class ListWait: Sendable {
+    enum Finish { case last, early, late }
+    private let state: Mutex<(left: Int, resumed: Bool)>
+
+    init(count: Int) { state = Mutex((count, false)) }
+
+    /// A start finished: `.last` when it was the last one and the waiter is still waiting (resume it).
+    func finished() -> Finish {
+        state.withLock { s in
+            s.left -= 1
+            if s.resumed { return .late }
+            if s.left == 0 {
+                s.resumed = true
+                return .last
+            }
+            return .early
+        }
+    }
+
+    /// The wait's time is up: true when the waiter is still waiting (resume it).
+    func timedOut() -> Bool {
+        state.withLock { s in
+            guard !s.resumed else { return false }
+            s.resumed = true
+            return true
+        }
     }
 }
 

@@ -86,6 +86,8 @@ public final class ReloadController: Sendable {
         var applied: String?
         var rejected: Set<String> = []
         var pushPending = false
+        /// The loop asked the worker to compare the gateway's live hash with the file's.
+        var reconcileWanted = false
         var retryAt: ContinuousClock.Instant?
         var backoff: Duration = .zero
         var detectedAt: [String: ContinuousClock.Instant] = [:]
@@ -122,7 +124,10 @@ public final class ReloadController: Sendable {
 
     // MARK: The loop
 
-    /// Runs until cancelled.
+    /// Runs until cancelled. Polling and the gateway side run side by side: a push (with its confirmation) or
+    /// a reconcile can take as long as the gateway's warm start, and the poll loop, and with it `/healthz`,
+    /// must stay live meanwhile (a liveness probe would otherwise restart a healthy sidecar during a slow
+    /// reload). The worker takes one job at a time; requests made while it is busy fold into its next round.
     public func run() async {
         var poller = CatalogPoller(settings: configuration.poller, fileSystem: fileSystem)
         MountCheck.warnIfSingleFileMount(configuration.poller.watch, logger: logger)
@@ -132,23 +137,43 @@ public final class ReloadController: Sendable {
         var nextReconcile = ContinuousClock.now + configuration.reconcileInterval
         let hint =
             configuration.inotifyHint ? ChangeHint(directory: Self.hintDirectory(configuration.poller.watch)) : nil
-        while !Task.isCancelled {
-            var wait = configuration.interval
-            if let after = await step(&poller) { wait = after }
-            if ContinuousClock.now >= nextReconcile {
-                await reconcile()
-                nextReconcile = ContinuousClock.now + configuration.reconcileInterval
+        let (jobs, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await _ in jobs {
+                    if self.state.withLock({ s in
+                        defer { s.reconcileWanted = false }
+                        return s.reconcileWanted
+                    }) {
+                        await self.reconcile()
+                    }
+                    let due = self.state.withLock { s -> Bool in
+                        guard s.pushPending else { return false }
+                        return s.retryAt.map { $0 <= .now } ?? true
+                    }
+                    if due { _ = await self.push() }
+                }
             }
-            let retry = state.withLock { s -> Bool in
-                guard s.pushPending, let at = s.retryAt, at <= .now else { return false }
-                return true
+            while !Task.isCancelled {
+                var wait = configuration.interval
+                if let after = await step(&poller, push: { wake.yield() }) { wait = after }
+                if ContinuousClock.now >= nextReconcile {
+                    state.withLock { $0.reconcileWanted = true }
+                    wake.yield()
+                    nextReconcile = ContinuousClock.now + configuration.reconcileInterval
+                }
+                let retry = state.withLock { s -> Bool in
+                    guard s.pushPending, let at = s.retryAt, at <= .now else { return false }
+                    return true
+                }
+                if retry { wake.yield() }
+                if let hint {
+                    await hint.wait(upTo: wait)
+                } else {
+                    try? await Task.sleep(for: wait)
+                }
             }
-            if retry { _ = await push() }
-            if let hint {
-                await hint.wait(upTo: wait)
-            } else {
-                try? await Task.sleep(for: wait)
-            }
+            wake.finish()
         }
     }
 
@@ -186,8 +211,9 @@ public final class ReloadController: Sendable {
         return .unreachable
     }
 
-    /// One poll; returns how long to wait before the next when it should be sooner than the interval.
-    func step(_ poller: inout CatalogPoller) async -> Duration? {
+    /// One poll; returns how long to wait before the next when it should be sooner than the interval. Valid new
+    /// content is handed to `push` (by default pushed here and now).
+    func step(_ poller: inout CatalogPoller, push requestPush: (@Sendable () -> Void)? = nil) async -> Duration? {
         let outcome = poller.poll()
         metrics.polls.increment()
         metrics.lastPoll.set(Date().timeIntervalSince1970)
@@ -207,7 +233,9 @@ public final class ReloadController: Sendable {
             // Intermediate hashes of a slow write never settled: forget them, keep only this one's start.
             state.withLock { s in s.detectedAt = s.detectedAt.filter { $0.key == hash } }
             logOnce("file", .info, "content settled", ["reload.sha256": "\(hash)"])
-            if await validate(bytes, hash: hash, path: poller.resolvedPath()) { _ = await push() }
+            if await validate(bytes, hash: hash, path: poller.resolvedPath()) {
+                if let requestPush { requestPush() } else { _ = await push() }
+            }
             return nil
         case .unreadable(let path, let reason):
             logOnce(

@@ -33,7 +33,10 @@ struct MCPInteropTests {
             try ProcessRunner.run(
                 TestPaths.python,
                 [
-                    script, url, "echo__echo", #"{"text": "through the gateway"}"#, "time__get_current_time",
+                    // tools/list answers with the servers that are ready within a bound; mcp-server-time takes
+                    // a second or two to boot, and arrives with list_changed, so list until it is there.
+                    script, url, "--wait-for", "echo__whoami,time__get_current_time", "echo__echo",
+                    #"{"text": "through the gateway"}"#, "time__get_current_time",
                     #"{"timezone": "UTC"}"#,
                 ])
         }

@@ -200,4 +200,55 @@ struct RobustBackendTests {
         try await eventually("no server left") { gw.leftoverProcesses().isEmpty }
         gw.dir.remove()
     }
+
+    /// Issue 9, item 7: a server that never answered `initialize` made every `tools/list` wait request_timeout.
+    @Test("tools/list answers within a second with the ready servers; a late one arrives with list_changed")
+    func toolsListIsBounded() async throws {
+        let m = marker()
+        let slow = """
+              - id: slow
+                runtime:
+                  type: local-process
+                  command: /bin/sh
+                  args: ["-c", "sleep 2; exec \(GatewayProcess.demoServer) --name slow-\(m)"]
+            """
+        let text =
+            "version: 1\nservers:\n" + GatewayProcess.demo("a", marker: m) + "\n"
+            + misbehaving("stuck", marker: m, flags: ["--hang-initialize"]) + "\n    start_timeout: 3s\n" + slow
+        let gw = try await GatewayProcess(catalog: text, marker: m)
+        let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+        let session = try #require(client.sessionID)
+        let out = gw.dir.file("sse.txt")
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = [
+            "curl", "-s", "-N", "--unix-socket", gw.socket, "-H", "Accept: text/event-stream", "-H",
+            "Mcp-Session-Id: \(session)", "http://localhost/mcp",
+        ]
+        curl.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try curl.run()
+        defer { if curl.isRunning { curl.terminate() } }
+        try await eventually("the stream to open") {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains(": hotswap event stream")
+        }
+        let started = ContinuousClock.now
+        let first = try await onThread { try client.call("tools/list") }
+        let elapsed = ContinuousClock.now - started
+        let names = (first["result"]?["tools"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        #expect(elapsed < .seconds(3), "tools/list took \(elapsed)")
+        #expect(names.contains("a__whoami") && !names.contains { $0.hasPrefix("stuck__") }, "\(names)")
+        #expect(!names.contains("slow__whoami"), "the slow server was not ready yet: \(names)")
+        try await eventually("list_changed when the slow server arrives") {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("notifications/tools/list_changed")
+        }
+        let later = try await onThread { try client.call("tools/list") }
+        let laterNames = (later["result"]?["tools"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        #expect(laterNames.contains("slow__whoami"), "\(laterNames)")
+        try await eventually("the stuck server to show why") {
+            (try gw.json("GET", "/servers/stuck").1["last_error"]?.stringValue ?? "").contains("start_timeout")
+        }
+        curl.terminate()
+        try await gw.finish()
+    }
 }

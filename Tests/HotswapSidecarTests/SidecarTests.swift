@@ -220,4 +220,43 @@ struct SidecarTests {
         try await eventually("no demo server left") { gw.leftoverProcesses().isEmpty }
         gw.dir.remove()
     }
+
+    /// Issue 9, item 11: a push that waited for a slow warm start blocked the poll loop, so `/healthz` failed
+    /// (a liveness probe would have restarted a healthy sidecar).
+    @Test("the sidecar stays healthy while a push waits for a slow warm start")
+    func healthyDuringSlowPush() async throws {
+        let m = marker()
+        func slow(_ variant: Int) -> String {
+            """
+            version: 1
+            servers:
+              - id: slow
+                runtime:
+                  type: local-process
+                  command: /bin/sh
+                  args: ["-c", "sleep 3; exec \(GatewayProcess.demoServer) --name slow-\(m)-\(variant)"]
+            """
+        }
+        let pair = try await Pair.start(marker: m, initial: slow(0), watch: { gw in gw.configPath })
+        try await eventually("start") { try await pair.sidecar.metric("hotswap_sidecar_validations_total") == 1 }
+        let client = try MCPTestClient(endpoint: .unix(path: pair.gw.socket))
+        _ = try await onThread { try client.tool("slow__whoami") }
+        let port = try await pair.sidecar.port()
+        try Data(slow(1).utf8).write(to: URL(fileURLWithPath: pair.gw.configPath), options: .atomic)
+        // The warm start of the modified server takes 3 s; health is asked throughout.
+        var statuses: [Int] = []
+        let until = ContinuousClock.now + .seconds(4)
+        while ContinuousClock.now < until {
+            let reply = try await onThread {
+                try ControlClient.request(.tcp(host: "127.0.0.1", port: port), method: "GET", path: "/healthz")
+            }
+            statuses.append(reply.status)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        try await eventually("the slow edit to be applied") {
+            try pair.liveHash() == ContentHash.sha256(Array(slow(1).utf8))
+        }
+        try await pair.finish()
+    }
 }
