@@ -244,7 +244,8 @@ public final class MCPEndpoint: Sendable {
                 backend.startInBackground { error in
                     if let error {
                         logger.warning(
-                            "tools/list: server left out", metadata: ["server.id": "\(backend.id)", "error": "\(error)"])
+                            "tools/list: server left out",
+                            metadata: ["server.id": "\(backend.id)", "error": "\(error)"])
                     }
                     switch answered.finished() {
                     case .last: c.resume()
