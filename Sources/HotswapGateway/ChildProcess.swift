@@ -124,17 +124,10 @@ public final class ChildProcess: Sendable {
     }
 
     /// Waits up to `timeout`; true when the child exited in time. Returns at the deadline even though the
-    /// child is still there (the wait itself cannot be cancelled, so it is not raced inside a task group,
-    /// which would wait for it): whichever of exit and deadline comes first resumes the caller, once.
+    /// child is still there.
     public func waitForExit(timeout: Duration) async -> Bool {
-        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            let once = OnceGate()
-            onExit { _ in if once.claim() { c.resume(returning: true) } }
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + max(0, seconds)) {
-                if once.claim() { c.resume(returning: self.hasExited) }
-            }
-        }
+        let inTime = await waitForEvent(within: timeout) { exited in onExit { _ in exited() } }
+        return inTime || hasExited
     }
 
     /// Sends `signal` to the child's whole process group (it and anything it started).
@@ -165,12 +158,6 @@ public final class ChildProcess: Sendable {
         if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
         return "killed by signal \(signal)"
     }
-}
-
-/// Lets exactly one of several racing callbacks through.
-private final class OnceGate: Sendable {
-    private let taken = Atomic<Bool>(false)
-    func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }
 
 /// Calls `body` with a NULL-terminated C array of the strings.

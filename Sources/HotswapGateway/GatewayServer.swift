@@ -101,6 +101,9 @@ public final class Gateway: Sendable {
             limits: configuration.httpLimits, allowedOrigins: configuration.allowedOrigins)
         // Each listener has its own allowance, so a flood of TCP clients never locks the operator out of the
         // control socket; together they stay inside the descriptor limit (HTTPLimits keeps a reserve).
+        let descriptors = HTTPLimits.raiseDescriptorLimit()
+        let maxConnections =
+            configuration.httpLimits.maxConnections ?? HTTPLimits.connections(forDescriptorLimit: descriptors)
         func http1(limit: Int) -> HTTPServerBuilder {
             let limiter = ConnectionLimiter(limit: limit, logger: logger)
             return .http1(
@@ -139,7 +142,7 @@ public final class Gateway: Sendable {
             services.append(
                 Application(
                     router: routes.router(hosts: HostPolicy(listenHost: host, allowed: configuration.allowedHosts)),
-                    server: http1(limit: configuration.httpLimits.maxConnections),
+                    server: http1(limit: maxConnections),
                     configuration: .init(address: .hostname(host, port: port), serverName: nil),
                     onServerRunning: { channel in
                         logger.info(

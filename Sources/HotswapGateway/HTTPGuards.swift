@@ -9,9 +9,9 @@ import Synchronization
 /// Limits that keep one client from exhausting the gateway before it has proved anything: connections,
 /// buffered request bytes, and time.
 public struct HTTPLimits: Sendable {
-    /// Open client connections across the listeners; beyond it new ones are closed at once (default: the
-    /// descriptor limit minus a reserve for servers' pipes and catalog reads).
-    public var maxConnections: Int
+    /// Open TCP client connections; beyond it new ones are closed at once. Nil: derived at start from the
+    /// descriptor limit (`raiseDescriptorLimit()`), less a reserve for servers' pipes and the control socket.
+    public var maxConnections: Int?
     /// A connection with no request in progress is closed after this long (default 60 s).
     public var idleTimeout: Duration = .seconds(60)
     /// A request body must arrive within this long (default 30 s): slow bodies (slowloris) are cut off.
@@ -21,7 +21,7 @@ public struct HTTPLimits: Sendable {
     /// Request bytes buffered at once across every connection (default 64 MiB); beyond it, 503.
     public var maxBufferedBytes: Int = 64 << 20
 
-    public init(maxConnections: Int = HTTPLimits.defaultMaxConnections()) {
+    public init(maxConnections: Int? = nil) {
         self.maxConnections = maxConnections
     }
 
@@ -34,17 +34,22 @@ public struct HTTPLimits: Sendable {
     public static let descriptorReserve = 256
 
     /// Raises the soft descriptor limit to the hard one (a container's default soft limit of 1,024 is an easy
-    /// target) and returns the connections that leave `descriptorReserve` free.
-    public static func defaultMaxConnections() -> Int {
+    /// target) and returns the soft limit now in force. Called once, when the gateway starts.
+    public static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 768 }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
             raised.rlim_cur = limit.rlim_max
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
-        let soft = Int(min(limit.rlim_cur, 1 << 20))  // RLIM_INFINITY is the largest value: capped too
-        return max(16, min(100_000, soft - min(descriptorReserve, soft / 4) - controlSocketConnections))
+        return Int(min(limit.rlim_cur, 1 << 20))  // RLIM_INFINITY is the largest value: capped too
+    }
+
+    /// The TCP connections a soft descriptor limit leaves room for, after `descriptorReserve` (a quarter of a
+    /// small limit) and the control socket's own allowance.
+    public static func connections(forDescriptorLimit soft: Int) -> Int {
+        max(16, min(100_000, soft - min(descriptorReserve, soft / 4) - controlSocketConnections))
     }
 }
 

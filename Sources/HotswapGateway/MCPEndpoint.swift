@@ -238,8 +238,8 @@ public final class MCPEndpoint: Sendable {
     private func waitForStarts(_ backends: [Backend], within: Duration) async {
         let logger = self.logger
         let streams = self.streams
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let answered = ListWait(count: backends.count)
+        let tally = StartTally(count: backends.count)
+        _ = await waitForEvent(within: within) { allStarted in
             for backend in backends {
                 backend.startInBackground { error in
                     if let error {
@@ -247,18 +247,14 @@ public final class MCPEndpoint: Sendable {
                             "tools/list: server left out",
                             metadata: ["server.id": "\(backend.id)", "error": "\(error)"])
                     }
-                    switch answered.finished() {
-                    case .last: c.resume()
-                    case .late where error == nil: streams.toolsChanged()
-                    default: break
-                    }
+                    let (last, late) = tally.finished()
+                    if last { allStarted() }
+                    if late && error == nil { streams.toolsChanged() }
                 }
             }
-            let seconds = Double(within.components.seconds) + Double(within.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
-                if answered.timedOut() { c.resume() }
-            }
         }
+        // From here on a start that finishes was not in this answer: its tools come with list_changed.
+        tally.answered()
     }
 
     private func callTool(_ params: JSONValue?) async -> RPCOutcome {
@@ -312,34 +308,21 @@ public final class MCPEndpoint: Sendable {
     }
 }
 
-/// The bookkeeping of one bounded wait for starts: who resumes the waiter, and which starts came late.
-private final class ListWait: Sendable {
-    enum Finish { case last, early, late }
-    private let state: Mutex<(left: Int, resumed: Bool)>
+/// Counts the starts one `tools/list` waits for, and whether its answer has gone (after which a start is late).
+private final class StartTally: Sendable {
+    private let state: Mutex<(left: Int, answered: Bool)>
 
     init(count: Int) { state = Mutex((count, false)) }
 
-    /// A start finished: `.last` when it was the last one and the waiter is still waiting (resume it).
-    func finished() -> Finish {
+    /// One start ended: whether it was the last, and whether the answer had already gone.
+    func finished() -> (last: Bool, late: Bool) {
         state.withLock { s in
             s.left -= 1
-            if s.resumed { return .late }
-            if s.left == 0 {
-                s.resumed = true
-                return .last
-            }
-            return .early
+            return (s.left == 0, s.answered)
         }
     }
 
-    /// The wait's time is up: true when the waiter is still waiting (resume it).
-    func timedOut() -> Bool {
-        state.withLock { s in
-            guard !s.resumed else { return false }
-            s.resumed = true
-            return true
-        }
-    }
+    func answered() { state.withLock { $0.answered = true } }
 }
 
 extension RPCOutcome {

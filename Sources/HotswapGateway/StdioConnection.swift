@@ -280,9 +280,7 @@ final class StderrRelay: Sendable {
     func line(_ bytes: [UInt8]) {
         let (emit, droppedBefore) = bucket.withLock { b -> (Bool, Int) in
             let now = ContinuousClock.now
-            let elapsed = now - b.last
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            b.tokens = min(Self.burst, b.tokens + seconds * Self.linesPerSecond)
+            b.tokens = min(Self.burst, b.tokens + (now - b.last).inSeconds * Self.linesPerSecond)
             b.last = now
             guard b.tokens >= 1 else {
                 b.dropped += 1

@@ -303,7 +303,7 @@ public final class ReloadController: Sendable {
             metrics.reloads.increment(labels: ["result": "applied"])
             metrics.lastSuccess.set(Date().timeIntervalSince1970)
             metrics.appliedInfo.replaceAll([(["sha256": hash], 1)])
-            if let detected { metrics.detectToApply.observe(seconds(ContinuousClock.now - detected)) }
+            if let detected { metrics.detectToApply.observe((ContinuousClock.now - detected).inSeconds) }
             logOnce(
                 "push", .info, "applied: the gateway confirmed the content live",
                 ["reload.sha256": "\(hash)", "reload.generation": "\(generation)"], key: hash)
@@ -390,10 +390,6 @@ public final class ReloadController: Sendable {
             return true
         }
         if fresh { logger.log(level: level, "\(message)", metadata: metadata) }
-    }
-
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }
 

@@ -159,12 +159,7 @@ final class OutputCollector: Sendable {
 
     /// What was read, once every pipe has ended or `grace` has passed (then the readers stop).
     func text(grace: Duration = .seconds(1)) async -> String {
-        let gate = OnceFlag()
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            done.notify(queue: .global()) { if gate.claim() { c.resume() } }
-            let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if gate.claim() { c.resume() } }
-        }
+        _ = await waitForEvent(within: grace) { ended in done.notify(queue: .global(), execute: ended) }
         stopped.store(true, ordering: .relaxed)
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             done.notify(queue: .global()) { c.resume() }
@@ -172,10 +167,4 @@ final class OutputCollector: Sendable {
         let parts = collected.withLock { c in c.keys.sorted().map { c[$0] ?? [] } }
         return parts.map { String(decoding: $0, as: UTF8.self) }.joined()
     }
-}
-
-/// Lets exactly one of several racing callbacks through.
-private final class OnceFlag: Sendable {
-    private let taken = Atomic<Bool>(false)
-    func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }

@@ -7,7 +7,7 @@ import HotswapCore
 struct ControlOptions: ParsableArguments {
     @Option(
         help:
-            "The gateway's control socket. Env HOTSWAP_SOCKET. [default: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, $HOME/.hotswap/control.sock, else /tmp/hotswap-UID/control.sock]"
+            "The gateway's control socket. Env HOTSWAP_SOCKET. [default: $XDG_RUNTIME_DIR/hotswap/control.sock, /run/hotswap/control.sock for root, $HOME/.hotswap/control.sock, else /tmp/hotswap-UID/control.sock]. Nothing is sent unless the listener runs as you or root; HOTSWAP_SOCKET_UID=N trusts another uid."
     )
     var socket: String?
 

@@ -88,7 +88,10 @@ struct GatewayCommand: AsyncParsableCommand {
     )
     var allowHost: [String] = []
 
-    @Option(help: "Most open client connections; beyond it new ones are closed. [default: descriptor limit - 256]")
+    @Option(
+        help:
+            "Most open TCP client connections; beyond it new ones are closed at once. [default: the descriptor limit, raised to its hard limit at start, less a reserve for servers and the control socket]"
+    )
     var maxConnections: Int?
 
     @Option(help: "Close a client connection idle this long.")
@@ -100,7 +103,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Request body bytes buffered at once across all connections; beyond it, 503. [default: 64 MiB]")
     var maxBufferedBytes: Int?
 
-    @Option(help: "Most MCP sessions in all; the least used idle ones make room, never one with a call in flight.")
+    @Option(
+        help:
+            "Most MCP sessions in all; unused and long-idle ones make room, never one with a call in flight or used in the last minute."
+    )
     var maxSessions: Int = 10_000
 
     @Option(help: "Most MCP sessions per client address.")

@@ -269,41 +269,21 @@ struct AdminTests {
         let gw = try await GatewayProcess(catalog: catalog(m, [("a", nil, "")]), marker: m)
         let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
         let session = try #require(client.sessionID)
-        func openStream(_ name: String, session: String) throws -> (Process, String) {
-            let out = gw.dir.file(name)
-            FileManager.default.createFile(atPath: out, contents: nil)
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            curl.arguments = [
-                "curl", "-s", "-N", "--unix-socket", gw.socket, "-H", "Accept: text/event-stream", "-H",
-                "Mcp-Session-Id: \(session)", "http://gateway/mcp",
-            ]
-            curl.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-            try curl.run()
-            return (curl, out)
-        }
-        let (first, out) = try openStream("sse-1.txt", session: session)
-        try await eventually("the stream to open") {
-            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains(": hotswap event stream")
-        }
+        let first = try await gw.openEventStream(session: session, name: "sse-1.txt")
         let (status, _) = try gw.reload(catalog(m, [("a", nil, ""), ("b", nil, "")]))
         #expect(status == 200)
         try await eventually("list_changed on the stream") {
-            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
-                .contains(#"data: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#)
+            first.text.contains(#"data: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#)
         }
         #expect(try gw.request("DELETE", "/mcp", headers: [("Mcp-Session-Id", session)]).status == 200)
-        try await eventually("DELETE to end the stream") { !first.isRunning }
+        try await eventually("DELETE to end the stream") { !first.isOpen }
         // A stream left open does not hold up SIGTERM.
         let other = try MCPTestClient(endpoint: .unix(path: gw.socket))
-        let (second, out2) = try openStream("sse-2.txt", session: try #require(other.sessionID))
-        try await eventually("the second stream to open") {
-            ((try? String(contentsOfFile: out2, encoding: .utf8)) ?? "").contains(": hotswap event stream")
-        }
+        let second = try await gw.openEventStream(session: try #require(other.sessionID), name: "sse-2.txt")
         let missing = try gw.request("GET", "/mcp", headers: [("Accept", "text/event-stream")])
         #expect(missing.status == 400, "no session header is a bad request")
         try await gw.finish()
-        try await eventually("the stream to end with the gateway") { !second.isRunning }
+        try await eventually("the stream to end with the gateway") { !second.isOpen }
     }
 
     @Test("tools/list merges and prefixes every server's tools, honouring allow and deny")

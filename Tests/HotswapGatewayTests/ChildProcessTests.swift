@@ -10,11 +10,14 @@ struct ChildProcessTests {
     /// could not return before the process exited, so SIGKILL after the grace was never sent.
     @Test("a child that ignores SIGTERM is killed after the grace period")
     func sigkillAfterGrace() async throws {
+        let dir = try TemporaryDirectory("sigterm")
+        defer { dir.remove() }
+        let trapped = dir.file("trapped")
         let child = try ChildProcess.spawn(
-            command: "/bin/sh", arguments: ["-c", "trap '' TERM; while :; do sleep 1; done"],
+            command: "/bin/sh", arguments: ["-c", "trap '' TERM; : > \(trapped); while :; do sleep 1; done"],
             environment: ["PATH": "/usr/bin:/bin"], workingDirectory: nil)
         close(child.stdin)
-        try await Task.sleep(for: .milliseconds(200))
+        try await eventually("the shell to ignore SIGTERM") { FileManager.default.fileExists(atPath: trapped) }
         let started = ContinuousClock.now
         #expect(await child.waitForExit(timeout: .milliseconds(300)) == false)
         #expect(ContinuousClock.now - started < .seconds(5), "the timed wait returned at its deadline")

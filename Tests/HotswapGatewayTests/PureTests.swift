@@ -156,3 +156,28 @@ struct ChildEnvironmentTests {
         #expect(ChildEnvironment.base(from: gateway, passing: ["HTTP_PROXY"]).count == 6)
     }
 }
+
+@Suite("HTTP limits")
+struct HTTPLimitsTests {
+    @Test("client connections leave a reserve for servers and the control socket")
+    func connectionsForDescriptors() {
+        #expect(HTTPLimits.connections(forDescriptorLimit: 256) == 256 - 64 - 64)
+        #expect(HTTPLimits.connections(forDescriptorLimit: 1024) == 1024 - 256 - 64)
+        #expect(HTTPLimits.connections(forDescriptorLimit: 1 << 20) == 100_000)
+        #expect(HTTPLimits.connections(forDescriptorLimit: 40) == 16)
+    }
+
+    @Test("loopback listeners answer only to loopback names and --allow-host")
+    func hostPolicy() {
+        let loopback = HostPolicy(listenHost: "127.0.0.1", allowed: ["gw.internal"])
+        for host in ["127.0.0.1:4444", "localhost", "LOCALHOST:1", "[::1]:4444", "gw.internal", "gw.internal:8"] {
+            #expect(loopback.permits(host), "\(host)")
+        }
+        for host in ["evil.example", "evil.example:4444", "127.0.0.1.evil.example", "", "localhost.:80"] {
+            #expect(!loopback.permits(host), "\(host)")
+        }
+        #expect(!loopback.permits(nil))
+        #expect(HostPolicy(listenHost: "0.0.0.0", allowed: []).permits("anything"))
+        #expect(!HostPolicy(listenHost: "0.0.0.0", allowed: ["gateway"]).permits("other"))
+    }
+}

@@ -218,20 +218,8 @@ struct RobustBackendTests {
         let gw = try await GatewayProcess(catalog: text, marker: m)
         let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
         let session = try #require(client.sessionID)
-        let out = gw.dir.file("sse.txt")
-        FileManager.default.createFile(atPath: out, contents: nil)
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = [
-            "curl", "-s", "-N", "--unix-socket", gw.socket, "-H", "Accept: text/event-stream", "-H",
-            "Mcp-Session-Id: \(session)", "http://localhost/mcp",
-        ]
-        curl.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        try curl.run()
-        defer { if curl.isRunning { curl.terminate() } }
-        try await eventually("the stream to open") {
-            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains(": hotswap event stream")
-        }
+        let events = try await gw.openEventStream(session: session)
+        defer { events.close() }
         let started = ContinuousClock.now
         let first = try await onThread { try client.call("tools/list") }
         let elapsed = ContinuousClock.now - started
@@ -240,7 +228,7 @@ struct RobustBackendTests {
         #expect(names.contains("a__whoami") && !names.contains { $0.hasPrefix("stuck__") }, "\(names)")
         #expect(!names.contains("slow__whoami"), "the slow server was not ready yet: \(names)")
         try await eventually("list_changed when the slow server arrives") {
-            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("notifications/tools/list_changed")
+            events.text.contains("notifications/tools/list_changed")
         }
         let later = try await onThread { try client.call("tools/list") }
         let laterNames = (later["result"]?["tools"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
@@ -248,7 +236,7 @@ struct RobustBackendTests {
         try await eventually("the stuck server to show why") {
             (try gw.json("GET", "/servers/stuck").1["last_error"]?.stringValue ?? "").contains("start_timeout")
         }
-        curl.terminate()
+        events.close()
         try await gw.finish()
     }
 }

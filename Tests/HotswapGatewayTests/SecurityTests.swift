@@ -42,6 +42,18 @@ struct TestKeys: Sendable {
     }
 }
 
+/// `hotswap gateway ARGS` started by /bin/sh after `setup` (a umask, a ulimit), as an operator's shell would;
+/// its output goes to `log`, or nowhere.
+func gatewayAfter(_ setup: String, _ arguments: [String], log: String? = nil) throws -> Process {
+    let gateway = Process()
+    gateway.executableURL = URL(fileURLWithPath: "/bin/sh")
+    let redirect = log.map { " >\($0) 2>&1" } ?? " 2>/dev/null"
+    gateway.arguments =
+        ["-c", "\(setup); exec \"$0\" gateway \"$@\"\(redirect)", TestPaths.product("hotswap")] + arguments
+    try gateway.run()
+    return gateway
+}
+
 @Suite("Gateway security (real processes)", .serialized)
 struct SecurityTests {
     /// Issue 8, item 7: a `${VAR}` in `command` showed expanded in `GET /servers`, MCP errors and logs, one in
@@ -127,12 +139,14 @@ struct SecurityTests {
             c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 20\\r\\n\\r\\n{"result":"applied"}')
             """, path,
         ]
-        let out = Pipe()
-        squatter.standardOutput = out
+        let heardPath = dir.file("heard.txt")
+        FileManager.default.createFile(atPath: heardPath, contents: nil)
+        squatter.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: heardPath))
         try squatter.run()
         defer { if squatter.isRunning { squatter.terminate() } }
-        try await eventually("the squatter to listen") { FileManager.default.fileExists(atPath: path) }
-        try await Task.sleep(for: .milliseconds(200))
+        try await eventually("the squatter to listen") {
+            ((try? String(contentsOfFile: heardPath, encoding: .utf8)) ?? "").contains("ready")
+        }
         let catalogPath = try dir.write("catalog.yaml", "version: 1\nservers: []\n")
         let run = try await onThread {
             try ProcessRunner.hotswap(
@@ -142,8 +156,8 @@ struct SecurityTests {
         #expect(run.stderr.contains("uid 65534") && run.stderr.contains("refusing"), "\(run)")
         #expect(!run.stdout.contains("applied"), "\(run)")
         squatter.terminate()
-        squatter.waitUntilExit()
-        let heard = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try await eventually("the squatter to exit") { !squatter.isRunning }
+        let heard = (try? String(contentsOfFile: heardPath, encoding: .utf8)) ?? ""
         #expect(!heard.contains("Bearer") && !heard.contains("servers"), "the squatter got: \(heard)")
     }
 
@@ -203,14 +217,8 @@ struct SecurityTests {
                 }
             }
             watcher.start()
-            let gateway = Process()
-            gateway.executableURL = URL(fileURLWithPath: "/bin/sh")
-            gateway.arguments = [
-                "-c", "umask 000; exec \"$0\" \"$@\"", TestPaths.product("hotswap"), "gateway", "--config", config,
-                "--control-socket", socket, "--no-listen", "--no-watch",
-            ]
-            gateway.standardError = FileHandle.nullDevice
-            try gateway.run()
+            let gateway = try gatewayAfter(
+                "umask 000", ["--config", config, "--control-socket", socket, "--no-listen", "--no-watch"])
             try await eventually("the socket to be ready") {
                 (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status == 200
             }
@@ -403,13 +411,9 @@ struct SecurityTests {
         defer { dir.remove() }
         let config = try dir.write("catalog.yaml", catalog(m, [("a", nil, "")]))
         let log = dir.file("gateway.log")
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: "/bin/sh")
-        gateway.arguments = [
-            "-c", "ulimit -n 256; exec \"$0\" \"$@\" >\(log) 2>&1", TestPaths.product("hotswap"), "gateway",
-            "--config", config, "--control-socket", dir.file("c.sock"), "--listen", "127.0.0.1:0",
-        ]
-        try gateway.run()
+        let gateway = try gatewayAfter(
+            "ulimit -n 256",
+            ["--config", config, "--control-socket", dir.file("c.sock"), "--listen", "127.0.0.1:0"], log: log)
         defer { if gateway.isRunning { gateway.terminate() } }
         var port = 0
         try await eventually("the gateway to listen") {
@@ -422,7 +426,10 @@ struct SecurityTests {
         }
         var held: [TCPConnection] = []
         for _ in 0..<400 { if let c = try? TCPConnection(host: "127.0.0.1", port: port) { held.append(c) } }
-        try await Task.sleep(for: .seconds(1))
+        // The gateway takes connections up to its limit (128 at 256 descriptors) and closes the rest.
+        try await eventually("the gateway to hold connections up to its limit") {
+            openDescriptors(gateway.processIdentifier).values.filter { $0.hasPrefix("socket:") }.count >= 100
+        }
         #expect(gateway.isRunning)
         let client = try MCPTestClient(endpoint: .unix(path: dir.file("c.sock")))
         #expect(try client.tool("a__whoami").contains("a-\(m)"), "a backend still starts under descriptor pressure")
@@ -436,6 +443,27 @@ struct SecurityTests {
         try await eventually("the gateway to exit") { !gateway.isRunning }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(gateway.terminationStatus == 0, "\(text)")
+    }
+
+    @Test("at start the soft descriptor limit is raised to the hard one")
+    func softLimitRaised() async throws {
+        let m = marker()
+        let dir = try TemporaryDirectory("softlimit")
+        defer { dir.remove() }
+        let config = try dir.write("catalog.yaml", catalog(m, [("a", nil, "")]))
+        let socket = dir.file("c.sock")
+        let gateway = try gatewayAfter(
+            "ulimit -S -n 300", ["--config", config, "--control-socket", socket, "--no-listen", "--no-watch"])
+        defer { if gateway.isRunning { gateway.terminate() } }
+        try await eventually("the gateway to be ready") {
+            (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status == 200
+        }
+        let limits = try String(contentsOfFile: "/proc/\(gateway.processIdentifier)/limits", encoding: .utf8)
+        let line = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let numbers = line.split(separator: " ").compactMap { Int($0) }
+        #expect(numbers.count == 2 && numbers[0] == numbers[1] && numbers[0] > 300, "\(line)")
+        gateway.terminate()
+        try await eventually("the gateway to exit") { !gateway.isRunning }
     }
 
     @Test("bodies: refused from the headers before auth, cut off when slow, bounded in total")
@@ -570,7 +598,10 @@ struct SecurityTests {
             gw.log.contains("slow-\(m)-1") || GatewayProcess.processes(matching: "slow-\(m)-1").count > 0
         }
         async let waiting = onThread { try push(second) }
-        try await Task.sleep(for: .milliseconds(300))
+        try await eventually("the second signed reload to wait in the queue") {
+            try gw.request("GET", "/metrics").text.split(separator: "\n")
+                .contains { $0.hasPrefix("hotswap_gateway_reloads_coalesced_total ") && !$0.hasSuffix(" 0") }
+        }
         // A flood of unauthenticated reloads while the signed one waits: each is refused on its own.
         for _ in 0..<20 {
             let (status, body) = try gw.json(

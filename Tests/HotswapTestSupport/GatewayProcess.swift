@@ -104,6 +104,24 @@ public final class GatewayProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// A session's `GET /mcp` event stream, read by curl into a file of this test's directory; returns once the
+    /// stream is open. The events so far are `EventStream.text`.
+    public func openEventStream(session: String, name: String = "events.txt") async throws -> EventStream {
+        let out = dir.file(name)
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = [
+            "curl", "-s", "-N", "--unix-socket", socket, "-H", "Accept: text/event-stream", "-H",
+            "Mcp-Session-Id: \(session)", "http://localhost/mcp",
+        ]
+        curl.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try curl.run()
+        let stream = EventStream(curl: curl, path: out)
+        try await eventually("the event stream to open") { stream.text.contains(": hotswap event stream") }
+        return stream
+    }
+
     /// SIGTERM, then waits for the gateway to exit.
     public func stop() async throws {
         if process.isRunning { process.terminate() }
@@ -144,6 +162,17 @@ public final class GatewayProcess: @unchecked Sendable {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         return !status.contains("State:\tZ")
     }
+}
+
+/// An open `GET /mcp` stream, read by curl.
+public struct EventStream: @unchecked Sendable {
+    // @unchecked: Foundation's Process is not Sendable; a stream is used from one test at a time.
+    public let curl: Process
+    public let path: String
+
+    public var text: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+    public var isOpen: Bool { curl.isRunning }
+    public func close() { if curl.isRunning { curl.terminate() } }
 }
 
 /// A minimal MCP client over Streamable HTTP (JSON replies) through the control socket.
