@@ -34,6 +34,10 @@ let package = Package(
             dependencies: ["CYAML", "COpenSSL"]
         ),
         .target(
+            name: "HotswapRuntime",
+            dependencies: ["HotswapCore"]
+        ),
+        .target(
             name: "HotswapClient",
             dependencies: ["HotswapCore"]
         ),
@@ -41,6 +45,7 @@ let package = Package(
             name: "HotswapGateway",
             dependencies: [
                 "HotswapCore",
+                "HotswapRuntime",
                 "CHotswapSys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -56,6 +61,7 @@ let package = Package(
             name: "HotswapSidecar",
             dependencies: [
                 "HotswapCore",
+                "HotswapRuntime",
                 "HotswapClient",
                 "HotswapGateway",
                 .product(name: "Logging", package: "swift-log"),
@@ -107,11 +113,15 @@ let package = Package(
         ),
         .testTarget(
             name: "HotswapGatewayTests",
-            dependencies: ["HotswapCore", "HotswapGateway", "HotswapTestSupport"]
+            dependencies: [
+                "HotswapCore", "HotswapRuntime", "HotswapGateway", "HotswapTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "HotswapSidecarTests",
-            dependencies: ["HotswapCore", "HotswapSidecar", "HotswapTestSupport"]
+            dependencies: ["HotswapCore", "HotswapRuntime", "HotswapSidecar", "HotswapTestSupport"]
         ),
         .testTarget(
             name: "CLITests",

@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CHotswapSys"),
         .target(name: "HotswapCore", dependencies: ["CYAML", "COpenSSL"], swiftSettings: instrumented),
+        .target(name: "HotswapRuntime", dependencies: ["HotswapCore"], swiftSettings: instrumented),
         .target(
             name: "HotswapClient", dependencies: ["HotswapCore"],
             // For `@testable import`: the reply parser is internal.
@@ -40,6 +41,7 @@ let package = Package(
             name: "HotswapGateway",
             dependencies: [
                 "HotswapCore",
+                "HotswapRuntime",
                 "CHotswapSys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -211,7 +211,7 @@ public struct GatewayRoutes: Sendable {
         if bytes == nil, authorizer.verifier != nil {
             // No body: the gateway's own --config, read now, so the token is checked against exactly the bytes
             // that will be applied, and nothing unverified ever waits in the reload queue.
-            switch registry.readConfig(source: source) {
+            switch await registry.readConfig(source: source) {
             case .success(let read): bytes = read
             case .failure(let box): return Self.encode(box.report)
             }

@@ -1,5 +1,6 @@
 import Foundation
 import HotswapCore
+import HotswapRuntime
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -301,6 +302,7 @@ struct SighupService: Service {
     let configuration: GatewayConfiguration
     let verifier: ReloadTokenVerifier?
     let logger: Logger
+    let tokenLane = BlockingLane(label: "token")
 
     /// After a SIGHUP reload, signals that arrive within this window wait for it and fold into one follow-up,
     /// so a burst (a sidecar and an operator at once, a loop of `kill -HUP`) costs at most two reloads.
@@ -333,7 +335,7 @@ struct SighupService: Service {
             return
         }
         let bytes: [UInt8]
-        switch registry.readConfig(source: .sighup) {
+        switch await registry.readConfig(source: .sighup) {
         case .success(let read): bytes = read
         case .failure(let box):
             logger.warning(
@@ -345,7 +347,7 @@ struct SighupService: Service {
         let claims: ReloadClaims
         do {
             claims = try verifier.verify(
-                try readToken(), expecting: TokenExpectation(op: "reload", sha256: sha))
+                try await readToken(), expecting: TokenExpectation(op: "reload", sha256: sha))
         } catch {
             _ = await registry.refused(error, sha: sha, source: .sighup)
             return
@@ -354,14 +356,14 @@ struct SighupService: Service {
             ReloadRequest(bytes: bytes, source: .sighup, onApplied: { verifier.recordApplied(claims) }))
     }
 
-    private func readToken() throws(TokenRefusal) -> String {
+    private func readToken() async throws(TokenRefusal) -> String {
         guard let tokenFile = configuration.tokenFile else {
             throw TokenRefusal(.missing, "verify keys are configured but no --token-file to read a token from")
         }
-        guard let token = try? FileIO.read(tokenFile, limit: 16 * 1024, regularOnly: true) else {
-            throw TokenRefusal(.missing, "cannot read the token file \(tokenFile)")
+        switch await tokenLane.read(tokenFile, limit: 16 * 1024) {
+        case .success(let token): return String(decoding: token, as: UTF8.self)
+        case .failure(let failure): throw TokenRefusal(.missing, "cannot read the token file: \(failure)")
         }
-        return String(decoding: token, as: UTF8.self)
     }
 }
 
@@ -373,18 +375,25 @@ struct WatchService: Service {
     let logger: Logger
 
     func run() async throws {
+        // At shutdown the loop is cancelled, not left to finish its poll: a poll stuck on a dead mount must not
+        // hold the gateway's exit.
+        try await cancelWhenGracefulShutdown { await watch() }
+    }
+
+    private func watch() async {
         var settings = CatalogPoller.Settings(watch: configuration.config)
         settings.file = configuration.configFile
         settings.settle = configuration.settle
         settings.fullHashEvery = configuration.fullHashEvery
         var poller = CatalogPoller(settings: settings)
+        let lane = BlockingLane(label: "watch")
         if !initial.configSha256.isEmpty { poller.markSettled(hash: initial.configSha256) }
         logger.info(
             "watching the catalog for changes",
             metadata: ["watch.path": "\(poller.resolvedPath())", "watch.interval": "\(configuration.watchInterval)"])
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        while !Task.isCancelled {
             var wait = configuration.watchInterval
-            switch poller.poll() {
+            switch await poller.poll(on: lane) {
             case .unchanged:
                 break
             case .settling(_, let after):

@@ -1,5 +1,6 @@
 import Foundation
 import HotswapCore
+import HotswapRuntime
 import Logging
 import NIOCore
 import Synchronization
@@ -135,6 +136,7 @@ public actor Registry {
     }
 
     private let settings: Settings
+    private nonisolated let fileLane = BlockingLane(label: "config")
     private let group: any EventLoopGroup
     private let logger: Logger
     private let metrics: GatewayMetrics
@@ -211,11 +213,11 @@ public actor Registry {
     }
 
     /// Validates and diffs against the live generation without changing anything (`?dry_run=1`).
-    public func dryRun(_ bytes: [UInt8]?) -> ReloadReport {
+    public func dryRun(_ bytes: [UInt8]?) async -> ReloadReport {
         let start = ContinuousClock.now
         let source = ReloadSource.http
         let content: [UInt8]
-        switch readContent(bytes) {
+        switch await readContent(bytes) {
         case .success(let b): content = b
         case .failure(let box): return box.report
         }
@@ -248,11 +250,13 @@ public actor Registry {
 
     /// Reads `--config` for a reload without a body, so its token can be checked against exactly these bytes
     /// before the reload is queued.
-    public nonisolated func readConfig(source: ReloadSource) -> Result<[UInt8], ReloadReportBox> {
-        readContent(nil, source: source)
+    public nonisolated func readConfig(source: ReloadSource) async -> Result<[UInt8], ReloadReportBox> {
+        await readContent(nil, source: source)
     }
 
-    private nonisolated func readContent(_ bytes: [UInt8]?, source: ReloadSource = .http) -> Result<
+    /// The request's bytes, or `--config` read on the registry's file lane: a hung mount fails this reload after
+    /// `fileReadDeadline` instead of holding a request thread (or the reload queue) forever.
+    private nonisolated func readContent(_ bytes: [UInt8]?, source: ReloadSource = .http) async -> Result<
         [UInt8], ReloadReportBox
     > {
         if let bytes { return .success(bytes) }
@@ -266,9 +270,9 @@ public actor Registry {
             ]
             return .failure(ReloadReportBox(r))
         }
-        do {
-            return .success(try FileIO.read(path, limit: settings.limits.maxBytes, regularOnly: true))
-        } catch {
+        switch await fileLane.read(path, limit: settings.limits.maxBytes) {
+        case .success(let bytes): return .success(bytes)
+        case .failure(let error):
             var r = baseReport(.rejected, sha: "", source: source)
             r.errors = [
                 ReloadReport.ErrorItem(
@@ -291,7 +295,7 @@ public actor Registry {
 
     private func apply(_ request: ReloadRequest, start: ContinuousClock.Instant) async -> ReloadReport {
         let content: [UInt8]
-        switch readContent(request.bytes, source: request.source) {
+        switch await readContent(request.bytes, source: request.source) {
         case .success(let b): content = b
         case .failure(let box): return box.report
         }

@@ -1,6 +1,7 @@
 import Foundation
 import HotswapClient
 import HotswapCore
+import HotswapRuntime
 import Logging
 import Synchronization
 
@@ -78,6 +79,8 @@ public final class ReloadController: Sendable {
     public let metrics = SidecarMetrics()
     private let logger: Logger
     private let fileSystem: any WatchFileSystem
+    /// Polls run on a thread of their own: a hung mount blocks that thread, not the loop or shutdown.
+    private let lane = BlockingLane(label: "watch")
     private let state = Mutex(State())
 
     private struct State {
@@ -190,7 +193,7 @@ public final class ReloadController: Sendable {
         MountCheck.warnIfSingleFileMount(configuration.poller.watch, logger: logger)
         let end = ContinuousClock.now + deadline
         while ContinuousClock.now < end {
-            switch poller.poll() {
+            switch await poller.poll(on: lane, within: min(fileReadDeadline, end - ContinuousClock.now)) {
             case .settling(_, let after):
                 try? await Task.sleep(for: after)
             case .settled(let bytes, let hash):
@@ -214,10 +217,13 @@ public final class ReloadController: Sendable {
     /// One poll; returns how long to wait before the next when it should be sooner than the interval. Valid new
     /// content is handed to `push` (by default pushed here and now).
     func step(_ poller: inout CatalogPoller, push requestPush: (@Sendable () -> Void)? = nil) async -> Duration? {
-        let outcome = poller.poll()
-        metrics.polls.increment()
-        metrics.lastPoll.set(Date().timeIntervalSince1970)
-        state.withLock { $0.lastPoll = .now }
+        let outcome = await poller.poll(on: lane)
+        // A poll still stuck on its thread did not complete: health goes on aging until it does.
+        if !lane.isBusy {
+            metrics.polls.increment()
+            metrics.lastPoll.set(Date().timeIntervalSince1970)
+            state.withLock { $0.lastPoll = .now }
+        }
         switch outcome {
         case .unchanged:
             return nil

@@ -1,6 +1,7 @@
 import Foundation
 import HotswapCore
 import HotswapGateway
+import HotswapRuntime
 import Synchronization
 
 /// How the sidecar checks content before it signals anything.

@@ -1,7 +1,10 @@
 import Foundation
 import HotswapClient
 import HotswapCore
+import HotswapGateway
 import HotswapTestSupport
+import Logging
+import NIOPosix
 import Testing
 
 /// A catalog entry for the misbehaving Python server (standard library only: the system python3 runs it).
@@ -92,6 +95,118 @@ struct RobustBackendTests {
         #expect(text.contains("not a regular file"), "\(text)")
         gateway.terminate()
         try await eventually("SIGTERM to stop it", timeout: .seconds(10)) { !gateway.isRunning }
+    }
+
+    /// Issue 9, item 5: a catalog on a mount that stops answering (a hard NFS mount whose server went away)
+    /// blocked the watcher, then every MCP call, and SIGTERM did not stop the gateway. Here the mount is a real
+    /// FUSE file system whose every operation blocks in the kernel while a gate file exists.
+    @Test("a catalog on a mount that stops answering: MCP serves, a reload fails in bounded time, SIGTERM stops")
+    func hungMount() async throws {
+        let m = marker()
+        let dir = try TemporaryDirectory("hungmount")
+        defer { dir.remove() }
+        let backing = dir.file("backing")
+        let mount = dir.file("mnt")
+        let gate = dir.file("gate")
+        try FileManager.default.createDirectory(atPath: backing, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        try "version: 1\nservers:\n\(GatewayProcess.demo("a", marker: m))".write(
+            toFile: backing + "/catalog.yaml", atomically: true, encoding: .utf8)
+        let fs = Process()
+        fs.executableURL = URL(fileURLWithPath: TestPaths.python)
+        fs.arguments = [
+            TestPaths.packageRoot.appendingPathComponent("scripts/interop/hanging_fs.py").path, backing, mount, gate,
+        ]
+        fs.standardError = FileHandle.nullDevice
+        try fs.run()
+        defer {
+            unlink(gate)
+            _ = try? ProcessRunner.run("/bin/umount", ["-l", mount])
+            if fs.isRunning { fs.terminate() }
+        }
+        try await eventually("the FUSE mount to serve the catalog") {
+            FileManager.default.fileExists(atPath: mount + "/catalog.yaml")
+        }
+        let socket = dir.file("c.sock")
+        let log = dir.file("gateway.log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: TestPaths.product("hotswap"))
+        gateway.arguments = [
+            "gateway", "--config", mount + "/catalog.yaml", "--control-socket", socket, "--no-listen",
+            "--watch-interval", "100ms", "--shutdown-timeout", "3s",
+        ]
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        gateway.standardError = handle
+        gateway.standardOutput = handle
+        try gateway.run()
+        defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        let endpoint = ControlEndpoint.unix(path: socket)
+        try await eventually("the gateway to be ready") {
+            (try? ControlClient.request(endpoint, method: "GET", path: "/readyz"))?.status == 200
+        }
+        let client = try MCPTestClient(endpoint: endpoint)
+        #expect(try client.tool("a__whoami").contains("a"))
+
+        // The mount stops answering: stat, open and read now block in the kernel.
+        #expect(creat(gate, 0o600) >= 0)
+        let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        try await eventually("the watcher to report the hung mount", timeout: .seconds(20)) {
+            logText().contains("did not answer within")
+        }
+        // MCP goes on serving from the live generation.
+        #expect(try await onThread { try client.tool("a__whoami") }.contains("a"))
+        let tools = try await onThread { try client.call("tools/list") }
+        #expect(tools["result"]?["tools"]?.arrayValue?.isEmpty == false, "\(tools.text)")
+        // A reload that must re-read the file answers with the reason, in bounded time.
+        let reload = try await onThread {
+            try ControlClient.request(endpoint, method: "POST", path: "/admin/reload", timeoutSeconds: 30)
+        }
+        #expect(reload.status == 422, "\(reload.status) \(reload.text)")
+        #expect(reload.text.contains("hung network mount"), "\(reload.text)")
+        #expect(try await onThread { try client.tool("a__whoami") }.contains("a"))
+
+        // SIGTERM: the gateway stops its servers and closes its socket, although a thread of it is still held
+        // by the dead mount (a read the server has taken cannot be interrupted, even by SIGKILL).
+        gateway.terminate()
+        try await eventually("the gateway to shut down", timeout: .seconds(20)) {
+            logText().contains("\"stopped\"") || logText().contains(" stopped")
+        }
+        try await eventually("its server to be stopped") { GatewayProcess.processes(matching: m).isEmpty }
+        #expect((try? ControlClient.request(endpoint, method: "GET", path: "/readyz")) == nil)
+        // The mount answers again: the held thread returns and the process is gone.
+        unlink(gate)
+        try await eventually("the gateway process to exit", timeout: .seconds(20)) { !gateway.isRunning }
+        #expect(gateway.terminationStatus == 0, "\(logText())")
+    }
+
+    /// Issue 9, item 10: a server removed while it was starting ended up `ready` (the start overwrote the state
+    /// that `retire()` set while it awaited the handshake).
+    @Test("a server removed while it starts ends up draining, never ready, and then stops")
+    func retiredWhileStarting() async throws {
+        let m = marker()
+        let dir = try TemporaryDirectory("retire")
+        defer { dir.remove() }
+        let gate = dir.file("answer-initialize")
+        let text = "version: 1\nservers:\n" + misbehaving("s", marker: m, flags: ["--initialize-gate", gate])
+        let catalog = try #require(
+            CatalogLoader.load(Array(text.utf8), options: CatalogLoadOptions(environment: .expand([:]))).catalog)
+        let backend = Backend(
+            definition: catalog.servers[0], environment: ProcessInfo.processInfo.environment,
+            group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"), stopGrace: .seconds(2))
+        let starting = Task { try await backend.ensureStarted() }
+        try await eventually("the server to be spawned and waiting in initialize") {
+            backend.phase == .starting && !GatewayProcess.processes(matching: m).isEmpty
+        }
+        backend.retire()
+        #expect(backend.phase == .draining)
+        #expect(creat(gate, 0o600) >= 0)
+        try await starting.value
+        #expect(backend.phase == .draining, "a removed server must not come back as ready")
+        #expect(!backend.acquire(), "a removed server takes no new calls")
+        await backend.drainAndStop(timeout: .seconds(2))
+        #expect(backend.phase == .stopped)
+        try await eventually("its process to be gone") { GatewayProcess.processes(matching: m).isEmpty }
     }
 
     /// Issue 9, item 6: two gateways started at the same moment on one control socket both kept running.

@@ -3,7 +3,7 @@
 Tools: big(mb) answers with a text of `mb` megabytes; flood(lines) writes that many lines to stderr, then answers;
 spawn() starts a background child (in the server's process group) and answers its pid; crash() exits at once.
 Flags: --flood-stderr N writes N lines to stderr before serving; --hang-initialize never answers initialize;
---ignore-term ignores SIGTERM.
+--ignore-term ignores SIGTERM; --initialize-gate PATH answers initialize only once PATH exists.
 Standard library only: it runs on the system python3.
 """
 import json
@@ -13,6 +13,7 @@ import sys
 args = sys.argv[1:]
 flood = int(args[args.index("--flood-stderr") + 1]) if "--flood-stderr" in args else 0
 hang = "--hang-initialize" in args
+gate = args[args.index("--initialize-gate") + 1] if "--initialize-gate" in args else None
 if "--ignore-term" in args:
     import signal
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -45,6 +46,11 @@ for line in sys.stdin:
     if method == "initialize":
         if hang:
             continue
+        if gate:
+            import os
+            import time
+            while not os.path.exists(gate):
+                time.sleep(0.02)
         send({"jsonrpc": "2.0", "id": mid, "result": {
             "protocolVersion": msg["params"].get("protocolVersion", "2025-11-25"),
             "capabilities": {"tools": {}}, "serverInfo": {"name": "misbehaving", "version": "1"}}})
