@@ -60,3 +60,7 @@ int hotswap_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
 int hotswap_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno;
 }
+
+int hotswap_pipe_resize(int fd, int size) {
+    return fcntl(fd, F_SETPIPE_SZ, size);
+}

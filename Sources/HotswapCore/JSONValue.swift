@@ -100,20 +100,58 @@ public enum JSONValue: Sendable, Hashable {
 
     private static let hex = Array("0123456789abcdef".utf8)
 
+    /// Writes a string, copying the runs that need no escape whole (most strings are one run).
     static func writeString(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out += [0x5C, 0x22]
-            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
-            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
-            case 0x09: out += [0x5C, UInt8(ascii: "t")]
-            case 0..<0x20: out += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { utf8 in
+            out.reserveCapacity(out.count + utf8.count + 2)
+            out.append(UInt8(ascii: "\""))
+            var run = 0
+            while true {
+                let k = plainRunEnd(utf8, from: run)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<k]))
+                guard k < utf8.count else { break }
+                let b = utf8[k]
+                switch b {
+                case UInt8(ascii: "\""): out += [0x5C, 0x22]
+                case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
+                case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+                case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+                case 0x09: out += [0x5C, UInt8(ascii: "t")]
+                default: out += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+                }
+                run = k + 1
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// The end of the run from `from` of bytes a JSON string carries as they are: up to the first quote,
+    /// backslash or control character. Most strings are one such run, and so is nearly all of a large text
+    /// result; eight bytes are tested at a time (the classic "has a zero byte" and "has a byte less than n"
+    /// word tests, exact about whether such a byte is present), then the byte is found one by one.
+    static func plainRunEnd(_ buf: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var j = from
+        let n = buf.count
+        if let base = UnsafeRawPointer(buf.baseAddress) {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while j + 8 <= n {
+                let w = base.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+                let quote = w ^ (ones &* 0x22)
+                let backslash = w ^ (ones &* 0x5C)
+                let found =
+                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
+                if found & highs != 0 { break }
+                j += 8
             }
         }
-        out.append(UInt8(ascii: "\""))
+        while j < n {
+            let b = buf[j]
+            if b == 0x22 || b == 0x5C || b < 0x20 { break }
+            j += 1
+        }
+        return j
     }
 }
 
@@ -296,38 +334,48 @@ private struct JSONParser {
         return .double(d)
     }
 
+    /// The end of the run of bytes from `from` that need no decoding (see `JSONValue.plainRunEnd`).
+    func plainRun(from: Int) -> Int {
+        bytes.withUnsafeBufferPointer { JSONValue.plainRunEnd($0, from: from) }
+    }
+
     mutating func string() throws(JSONParseError) -> String {
         i += 1
+        var end = plainRun(from: i)
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            defer { i = end + 1 }
+            return String(decoding: bytes[i..<end], as: UTF8.self)
+        }
         var out: [UInt8] = []
-        while i < bytes.count {
+        while true {
+            out.append(contentsOf: bytes[i..<end])
+            i = end
+            guard i < bytes.count else { break }
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
                 i += 1
                 return String(decoding: out, as: UTF8.self)
             }
-            if b == UInt8(ascii: "\\") {
-                i += 1
-                guard i < bytes.count else { break }
-                switch bytes[i] {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    let unit = try hex4()
-                    out += Array(String(Character(try scalar(startingWith: unit))).utf8)
-                default: throw fail("invalid escape")
-                }
-                i += 1
-                continue
-            }
             if b < 0x20 { throw fail("control character in a string") }
-            out.append(b)
+            // A backslash.
             i += 1
+            guard i < bytes.count else { break }
+            switch bytes[i] {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                let unit = try hex4()
+                out += Array(String(Character(try scalar(startingWith: unit))).utf8)
+            default: throw fail("invalid escape")
+            }
+            i += 1
+            end = plainRun(from: i)
         }
         throw fail("unterminated string")
     }

@@ -61,6 +61,9 @@ public final class ChildProcess: Sendable {
                 throw SpawnError(command: shown, code: rc)
             }
         }
+        // A 1 MiB stdout pipe (the unprivileged maximum) instead of 64 KiB: a large result crosses in a sixteenth
+        // of the wake-ups, and a server writing one is blocked less often waiting for the gateway to read.
+        _ = hotswap_pipe_resize(outPipe[0], 1 << 20)
         let argv = [command] + arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0

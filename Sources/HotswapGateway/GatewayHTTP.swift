@@ -427,9 +427,10 @@ public struct GatewayRoutes: Sendable {
     static func json(_ status: Int, _ body: JSONValue) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
+        var bytes = body.serialized
+        bytes.append(0x0A)
         return Response(
-            status: .init(code: status), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(bytes: body.serialized + [0x0A])))
+            status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func encode(_ report: ReloadReport) -> Response {

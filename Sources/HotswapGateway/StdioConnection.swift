@@ -1,3 +1,4 @@
+import Dispatch
 import HotswapCore
 import Logging
 import NIOCore
@@ -56,16 +57,25 @@ public final class StdioConnection: Sendable {
         onClose: @escaping @Sendable () -> Void = {}
     ) async throws -> StdioConnection {
         let box = ConnectionBox()
+        let delivery = OrderedDelivery(label: serverID)
         let stdio = try await NIOPipeBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         LineHandler(
-                            onLine: { line in box.connection?.received(line, onNotification: onNotification) },
-                            onOversize: { head, size in box.connection?.oversized(head: head, size: size) },
+                            onLine: { line in
+                                delivery.deliver(size: line.count) {
+                                    box.connection?.received(line, onNotification: onNotification)
+                                }
+                            },
+                            onOversize: { head, size in
+                                delivery.deliver(size: 0) { box.connection?.oversized(head: head, size: size) }
+                            },
                             onClose: {
-                                box.connection?.closed("the server closed its stdout")
-                                onClose()
+                                delivery.deliver(size: 0) {
+                                    box.connection?.closed("the server closed its stdout")
+                                    onClose()
+                                }
                             }))
                 }
             }
@@ -254,6 +264,35 @@ public final class StdioConnection: Sendable {
     }
 }
 
+/// Hands one backend's messages to their handler in the order they came, and keeps large ones off the event
+/// loop: parsing a 50 MB result there would stall every other server's channel on the same loop for as long.
+/// Small messages are handled inline when nothing is queued (the common case costs no hop); a large one, and
+/// everything after it until the queue is empty again, goes through a serial queue of its own.
+final class OrderedDelivery: Sendable {
+    /// Messages from this size up are parsed off the event loop.
+    static let inlineLimit = 256 << 10
+    private let queue: DispatchQueue
+    private let queued = Atomic<Int>(0)
+
+    init(label: String) {
+        queue = DispatchQueue(label: "hotswap.backend.\(label)")
+    }
+
+    /// Called from the channel's event loop only (one producer), so "nothing queued" cannot change under it
+    /// except by the queue draining, which only makes inline handling safer.
+    func deliver(size: Int, _ work: @escaping @Sendable () -> Void) {
+        if size < Self.inlineLimit && queued.load(ordering: .acquiring) == 0 {
+            work()
+            return
+        }
+        queued.add(1, ordering: .acquiringAndReleasing)
+        queue.async {
+            work()
+            self.queued.subtract(1, ordering: .acquiringAndReleasing)
+        }
+    }
+}
+
 /// A server's stderr into the gateway's log, bounded: lines cut at `maxLineBytes`, at most `linesPerSecond`
 /// (with a burst), and what was dropped counted and said. A server that floods its stderr costs the gateway a
 /// bounded share of a core and of the log, not 70 % of a core and 26 MB/s.
@@ -387,7 +426,16 @@ final class LineHandler: ChannelInboundHandler, Sendable {
             guard p.oversize == nil else { return events }
             var start = 0
             var from = p.scanned
-            while let nl = p.bytes[from...].firstIndex(of: 0x0A) {
+            while let nl = Self.newline(in: p.bytes, from: from) {
+                if start == 0, nl == p.bytes.count - 1 {
+                    // The usual case, and the one that matters for a large result: the buffer holds exactly one
+                    // message. It is handed over as it is, not copied.
+                    var whole = p.bytes
+                    p.bytes = []
+                    whole.removeLast()
+                    events.append(.line(whole))
+                    break
+                }
                 events.append(.line(Array(p.bytes[start..<nl])))
                 start = nl + 1
                 from = start
@@ -406,6 +454,16 @@ final class LineHandler: ChannelInboundHandler, Sendable {
             case .line(let line): onLine(line)
             case .oversize(let head, let size): onOversize(head, size)
             }
+        }
+    }
+
+    /// The index of the first newline at or after `from` (memchr: the scan runs over every byte of a result).
+    static func newline(in bytes: [UInt8], from: Int) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            guard from < raw.count, let base = raw.baseAddress,
+                let hit = memchr(base + from, 0x0A, raw.count - from)
+            else { return nil }
+            return base.distance(to: UnsafeRawPointer(hit))
         }
     }
 

@@ -36,6 +36,10 @@ struct Bench {
             try await GatewayBench.run(quick: quick)
             print("")
         }
+        if only == nil || only == "robust" {
+            try await RobustBench.run(quick: quick)
+            print("")
+        }
         if only == nil || only == "sidecar" {
             try await SidecarBench.run(quick: quick)
         }
@@ -146,13 +150,13 @@ struct Samples {
     static func printTable(_ rows: [Samples]) {
         let width = rows.map(\.name.count).max() ?? 10
         func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
-        print(pad("operation", width) + "  " + ["n", "min", "p50", "p99", "max"].map { pad($0, 10) }.joined())
+        print(pad("operation", width) + "  " + ["n", "min", "p50", "p99", "max"].map { pad($0, 12) }.joined())
         for r in rows {
             let cells = [
                 "\(r.values.count)", format(r.values.min()!), format(r.percentile(0.5)), format(r.percentile(0.99)),
                 format(r.values.max()!),
             ]
-            print(pad(r.name, width) + "  " + cells.map { pad($0, 10) }.joined())
+            print(pad(r.name, width) + "  " + cells.map { pad($0, 12) }.joined())
         }
     }
 }

@@ -102,4 +102,46 @@ import Testing
         }
         #expect(once == Array("{\"e\u{301}\":0,\"k\u{C3}0\":\"\u{F7}\",\"é@\":2}".utf8))
     }
+
+    /// Strings are scanned eight bytes at a time: every special byte, at every offset within and across the
+    /// words, in long plain runs, must be escaped on output and decoded on input exactly as byte by byte.
+    @Test func wordAtATimeScanningFindsEverySpecialByte() throws {
+        let specials: [UInt8] = [0x22, 0x5C, 0x00, 0x01, 0x0A, 0x1F] + [0x20, 0x21, 0x5B, 0x5D, 0x7F, 0xC3, 0xA9]
+        func reference(_ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [0x22]
+            for b in bytes {
+                switch b {
+                case 0x22: out += [0x5C, 0x22]
+                case 0x5C: out += [0x5C, 0x5C]
+                case 0x0A: out += [0x5C, 0x6E]
+                case 0x0D: out += [0x5C, 0x72]
+                case 0x09: out += [0x5C, 0x74]
+                case 0..<0x20: out += Array(String(format: "\\u%04x", b).utf8)
+                default: out.append(b)
+                }
+            }
+            return out + [0x22]
+        }
+        for length in [1, 7, 8, 9, 15, 16, 17, 33, 200] {
+            for position in 0..<length {
+                for special in specials {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[position] = special
+                    if special == 0xC3 { bytes[position] = 0x41 }  // keep the text valid UTF-8
+                    let string = String(decoding: bytes, as: UTF8.self)
+                    let printed = JSONValue.string(string).serialized
+                    #expect(printed == reference(Array(string.utf8)), "length \(length) at \(position): \(special)")
+                    #expect(try JSONValue.parse(printed) == .string(string))
+                }
+            }
+        }
+        // A raw control character inside a long run is refused wherever it sits.
+        for position in [0, 5, 8, 13, 64] {
+            var raw = [UInt8](repeating: UInt8(ascii: "b"), count: 80)
+            raw[position] = 0x07
+            #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22] + raw + [0x22]) }
+        }
+        let big = String(repeating: "y", count: 5 << 20)
+        #expect(try JSONValue.parse(JSONValue.string(big).serialized) == .string(big))
+    }
 }

@@ -15,4 +15,7 @@ int hotswap_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /// Creates a pipe with O_CLOEXEC on both ends. Returns 0 or an errno value.
 int hotswap_pipe_cloexec(int fds[2]);
 
+/// Asks for a pipe buffer of `size` bytes (F_SETPIPE_SZ); the kernel may give less. Returns the size or -1.
+int hotswap_pipe_resize(int fd, int size);
+
 #endif
