@@ -34,8 +34,12 @@ let package = Package(
             dependencies: ["CYAML", "COpenSSL"]
         ),
         .target(
-            name: "HotswapRuntime",
+            name: "HotswapAPI",
             dependencies: ["HotswapCore"]
+        ),
+        .target(
+            name: "HotswapRuntime",
+            dependencies: ["HotswapCore", "CHotswapSys"]
         ),
         .target(
             name: "HotswapClient",
@@ -45,6 +49,7 @@ let package = Package(
             name: "HotswapGateway",
             dependencies: [
                 "HotswapCore",
+                "HotswapAPI",
                 "HotswapRuntime",
                 "CHotswapSys",
                 .product(name: "Logging", package: "swift-log"),
@@ -61,9 +66,9 @@ let package = Package(
             name: "HotswapSidecar",
             dependencies: [
                 "HotswapCore",
+                "HotswapAPI",
                 "HotswapRuntime",
                 "HotswapClient",
-                "HotswapGateway",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -93,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "hotswap-bench",
             dependencies: [
-                "HotswapCore", "HotswapClient", "HotswapGateway",
+                "HotswapCore", "HotswapClient", "HotswapGateway", "HotswapRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -106,6 +111,14 @@ let package = Package(
         .testTarget(
             name: "HotswapCoreTests",
             dependencies: ["HotswapCore", "HotswapTestSupport"]
+        ),
+        .testTarget(
+            name: "HotswapAPITests",
+            dependencies: ["HotswapAPI"]
+        ),
+        .testTarget(
+            name: "HotswapRuntimeTests",
+            dependencies: ["HotswapCore", "HotswapRuntime", "HotswapTestSupport"]
         ),
         .testTarget(
             name: "HotswapClientTests",

@@ -32,7 +32,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CHotswapSys"),
         .target(name: "HotswapCore", dependencies: ["CYAML", "COpenSSL"], swiftSettings: instrumented),
-        .target(name: "HotswapRuntime", dependencies: ["HotswapCore"], swiftSettings: instrumented),
+        .target(name: "HotswapAPI", dependencies: ["HotswapCore"], swiftSettings: instrumented),
+        .target(name: "HotswapRuntime", dependencies: ["HotswapCore", "CHotswapSys"], swiftSettings: instrumented),
         .target(
             name: "HotswapClient", dependencies: ["HotswapCore"],
             // For `@testable import`: the reply parser is internal.
@@ -41,6 +42,7 @@ let package = Package(
             name: "HotswapGateway",
             dependencies: [
                 "HotswapCore",
+                "HotswapAPI",
                 "HotswapRuntime",
                 "CHotswapSys",
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Foundation
 import HotswapCore
+import HotswapRuntime
 import Logging
 import NIOCore
 import Synchronization

@@ -1,4 +1,5 @@
 import Foundation
+import HotswapAPI
 import HotswapCore
 import HotswapRuntime
 import Hummingbird
@@ -245,17 +246,12 @@ public final class Gateway: Sendable {
 
     /// "127.0.0.1:4444", "[::1]:4444", ":4444" (all interfaces), "4444".
     public static func parseListen(_ text: String) throws -> (String, Int) {
-        var host = "0.0.0.0"
-        var portText = text
-        if let colon = text.lastIndex(of: ":") {
-            let h = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
-            if !h.isEmpty { host = h.hasPrefix("[") && h.hasSuffix("]") ? String(h.dropFirst().dropLast()) : h }
+        do {
+            let address = try ListenAddress(parsing: text)
+            return (address.host, address.port)
+        } catch {
+            throw GatewaySetupError(error.description)
         }
-        guard let port = Int(portText), (0...65535).contains(port) else {
-            throw GatewaySetupError("--listen '\(text)': expected HOST:PORT, e.g. 127.0.0.1:4444")
-        }
-        return (host, port)
     }
 }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import HotswapCore
+import HotswapRuntime
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
+import HotswapAPI
 import HotswapCore
-import HotswapGateway
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -21,7 +21,8 @@ public final class Sidecar: Sendable {
     public func run() async throws {
         var services: [any Service] = [ControllerService(controller: controller)]
         if let listen {
-            let (host, port) = try Gateway.parseListen(listen)
+            let address = try ListenAddress(parsing: listen)
+            let (host, port) = (address.host, address.port)
             let router = Router()
             let controller = self.controller
             router.get("/metrics") { _, _ -> Response in

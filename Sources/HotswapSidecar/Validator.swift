@@ -1,6 +1,5 @@
 import Foundation
 import HotswapCore
-import HotswapGateway
 import HotswapRuntime
 import Synchronization
 

@@ -2,6 +2,7 @@ import Foundation
 import HotswapClient
 import HotswapCore
 import HotswapGateway
+import HotswapRuntime
 import Logging
 import NIOPosix
 

@@ -3,6 +3,7 @@ import Glibc
 import HotswapClient
 import HotswapCore
 import HotswapGateway
+import HotswapRuntime
 
 /// Issue 9's figures, on a real gateway process: a 50 MB result through the gateway against the same server
 /// spoken to directly, calls to another server while that result streams, and `tools/list` while one server

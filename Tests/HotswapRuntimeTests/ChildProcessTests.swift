@@ -1,6 +1,6 @@
 import Foundation
 import HotswapCore
-import HotswapGateway
+import HotswapRuntime
 import HotswapTestSupport
 import Testing
 
