@@ -139,7 +139,9 @@ public final class Gateway: Sendable {
                     eventLoopGroupProvider: .shared(group), logger: quiet(logger)))
         }
         if let listen = configuration.listen {
-            let (host, port) = try Self.parseListen(listen)
+            let address: ListenAddress
+            do { address = try ListenAddress(parsing: listen) } catch { throw GatewaySetupError(error.description) }
+            let (host, port) = (address.host, address.port)
             let logger = self.logger
             services.append(
                 Application(
@@ -242,16 +244,6 @@ public final class Gateway: Sendable {
         if let n = gid_t(name) { return n }
         guard let g = getgrnam(name) else { throw GatewaySetupError("--socket-group: no group named '\(name)'") }
         return g.pointee.gr_gid
-    }
-
-    /// "127.0.0.1:4444", "[::1]:4444", ":4444" (all interfaces), "4444".
-    public static func parseListen(_ text: String) throws -> (String, Int) {
-        do {
-            let address = try ListenAddress(parsing: text)
-            return (address.host, address.port)
-        } catch {
-            throw GatewaySetupError(error.description)
-        }
     }
 }
 

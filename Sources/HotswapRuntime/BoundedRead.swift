@@ -50,12 +50,10 @@ extension CatalogPoller {
             self = after
             return result
         case .timedOut:
-            return .unreadable(path: resolvedPathHint, reason: BlockingLane.hung(settings.watch, timeout).reason)
+            // The configured path: resolving it could itself hang on the dead mount.
+            return .unreadable(path: settings.watch, reason: BlockingLane.hung(settings.watch, timeout).reason)
         case .busy:
             return .unchanged
         }
     }
-
-    /// The watched path as configured; resolving it could itself hang on a dead mount.
-    var resolvedPathHint: String { settings.watch }
 }

@@ -140,26 +140,10 @@ enum GatewayBench {
         await registry.shutdown(timeout: .seconds(2))
 
         // A real gateway process, over its control socket (one connection per call, as curl would).
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotswap-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let config = dir.appendingPathComponent("catalog.yaml").path
-        try Data(catalog(servers: 10, variant: 0, demo: demo)).write(to: URL(fileURLWithPath: config))
-        let socket = dir.appendingPathComponent("s.sock").path
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("hotswap")
-        gateway.arguments = [
-            "gateway", "--config", config, "--control-socket", socket, "--no-listen", "--no-watch", "--log-level",
-            "error",
-        ]
-        try gateway.run()
-        defer { gateway.terminate(); gateway.waitUntilExit() }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status != 200 {
-            guard ContinuousClock.now < deadline else { throw BenchFailure("the gateway did not get ready") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let gateway = try GatewayUnderTest(
+            catalog: String(decoding: catalog(servers: 10, variant: 0, demo: demo), as: UTF8.self))
+        defer { gateway.stop() }
+        let socket = gateway.socket
         let client = try MCPBenchClient(socket: socket)
         _ = try client.call(call)
         var http = Samples("tools/call echo, gateway process over its Unix socket")
@@ -195,8 +179,41 @@ enum GatewayBench {
     }
 }
 
+/// A gateway process on a catalog, over a Unix socket in a temporary directory.
+final class GatewayUnderTest {
+    let process = Process()
+    let directory: URL
+    let socket: String
+
+    init(catalog: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("hotswap-bench-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("catalog.yaml").path
+        try catalog.write(toFile: config, atomically: true, encoding: .utf8)
+        socket = directory.appendingPathComponent("s.sock").path
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("hotswap")
+        process.arguments = [
+            "gateway", "--config", config, "--control-socket", socket, "--no-listen", "--no-watch", "--log-level",
+            "error", "--shutdown-timeout", "2s",
+        ]
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status != 200 {
+            guard ContinuousClock.now < deadline else { throw BenchFailure("the gateway did not get ready") }
+            usleep(20_000)
+        }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
 /// An MCP session over the gateway's Unix socket, one HTTP connection per call.
-struct MCPBenchClient {
+struct MCPBenchClient: Sendable {
     let socket: String
     let session: String
 
@@ -211,10 +228,10 @@ struct MCPBenchClient {
         session = sid
     }
 
-    func call(_ body: [UInt8]) throws -> HTTPReply {
+    func call(_ body: [UInt8], maxReplyBytes: Int = ControlClient.maxReplyBytes) throws -> HTTPReply {
         try ControlClient.request(
             .unix(path: socket), method: "POST", path: "/mcp", headers: Self.headers + [("Mcp-Session-Id", session)],
-            body: body)
+            body: body, maxReplyBytes: maxReplyBytes)
     }
 
     /// What Streamable HTTP asks of a client's POST.

@@ -1,9 +1,9 @@
 import Foundation
-import Glibc
 import HotswapClient
 import HotswapCore
 import HotswapGateway
 import HotswapRuntime
+import Synchronization
 
 /// Issue 9's figures, on a real gateway process: a 50 MB result through the gateway against the same server
 /// spoken to directly, calls to another server while that result streams, and `tools/list` while one server
@@ -51,7 +51,7 @@ enum RobustBench {
         ]).serialized
         // Warm both servers; the stuck one is starting in the background from here on.
         _ = try client.call(echo)
-        _ = try RawHTTP.post(socket: gateway.socket, session: client.session, body: bigCall)
+        _ = try client.call(bigCall, maxReplyBytes: 64 << 20)
 
         var steady = Samples("call to another server, steady")
         let steadyEnd = ContinuousClock.now + (quick ? .seconds(1) : .seconds(3))
@@ -65,14 +65,11 @@ enum RobustBench {
         var during = Samples("call to another server, while the result streams")
         for _ in 0..<rounds {
             let done = Flag()
-            let socket = gateway.socket
-            let session = client.session
             let background = Thread {
-                defer { done.set() }
                 let t0 = ContinuousClock.now
-                let bytes = try? RawHTTP.post(socket: socket, session: session, body: bigCall)
+                let reply = try? client.call(bigCall, maxReplyBytes: 64 << 20)
                 let elapsed = ContinuousClock.now - t0
-                if let bytes, bytes > megabytes << 20 { done.record(elapsed) }
+                done.finish(measured: (reply?.body.count ?? 0) > megabytes << 20 ? elapsed : nil)
             }
             background.start()
             while !done.isSet {
@@ -171,89 +168,11 @@ final class LineReader {
     }
 }
 
-/// One HTTP/1.1 POST to the gateway's `/mcp` over its Unix socket, read to the end (`Connection: close`), with
-/// no limit on the reply's size; returns the bytes received.
-enum RawHTTP {
-    static func post(socket: String, session: String, body: [UInt8]) throws -> Int {
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BenchFailure("socket: \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in socket.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else { throw BenchFailure("connect \(socket): \(errno)") }
-        let head =
-            "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-            + "Accept: application/json, text/event-stream\r\nMcp-Session-Id: \(session)\r\n"
-            + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        let request = Array(head.utf8) + body
-        var sent = 0
-        while sent < request.count {
-            let n = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, 0) }
-            guard n > 0 else { throw BenchFailure("send: \(errno)") }
-            sent += n
-        }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var total = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            total += n
-        }
-        return total
-    }
-}
+/// What a background thread reports when it is done: whether it is, and the time it measured (nil: it failed).
+final class Flag: Sendable {
+    private let state = Mutex<(done: Bool, measured: Duration?)>((false, nil))
 
-/// A gateway process on a catalog, over a Unix socket in a temporary directory.
-final class GatewayUnderTest {
-    let process = Process()
-    let directory: URL
-    let socket: String
-
-    init(catalog: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("hotswap-bench-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = directory.appendingPathComponent("catalog.yaml").path
-        try catalog.write(toFile: config, atomically: true, encoding: .utf8)
-        socket = directory.appendingPathComponent("s.sock").path
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("hotswap")
-        process.arguments = [
-            "gateway", "--config", config, "--control-socket", socket, "--no-listen", "--no-watch", "--log-level",
-            "error", "--shutdown-timeout", "2s",
-        ]
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(20)
-        while (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status != 200 {
-            guard ContinuousClock.now < deadline else { throw BenchFailure("the gateway did not get ready") }
-            usleep(20_000)
-        }
-    }
-
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
-    }
-}
-
-/// A flag a background thread sets when it is done, with the time it measured.
-final class Flag: @unchecked Sendable {
-    // @unchecked: every access holds the lock.
-    private let lock = NSLock()
-    private var done = false
-    private var measured: Duration?
-
-    var isSet: Bool { lock.withLock { done } }
-    var elapsed: Duration? { lock.withLock { measured } }
-    func set() { lock.withLock { done = true } }
-    func record(_ d: Duration) { lock.withLock { measured = d } }
+    var isSet: Bool { state.withLock { $0.done } }
+    var elapsed: Duration? { state.withLock { $0.measured } }
+    func finish(measured: Duration?) { state.withLock { $0 = (true, measured) } }
 }

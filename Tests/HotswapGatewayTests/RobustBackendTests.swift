@@ -169,8 +169,8 @@ struct RobustBackendTests {
         // SIGTERM: the gateway stops its servers and closes its socket, although a thread of it is still held
         // by the dead mount (a read the server has taken cannot be interrupted, even by SIGKILL).
         gateway.terminate()
-        try await eventually("the gateway to shut down", timeout: .seconds(20)) {
-            logText().contains("\"stopped\"") || logText().contains(" stopped")
+        try await eventually("the gateway to log its last line", timeout: .seconds(20)) {
+            logText().contains(": stopped\n")
         }
         try await eventually("its server to be stopped") { GatewayProcess.processes(matching: m).isEmpty }
         #expect((try? ControlClient.request(endpoint, method: "GET", path: "/readyz")) == nil)

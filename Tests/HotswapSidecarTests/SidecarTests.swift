@@ -113,7 +113,7 @@ struct SidecarTests {
             let chunk = v4.count / 6 + 1
             for start in stride(from: 0, to: v4.count, by: chunk) {
                 try handle.write(contentsOf: Data(v4[start..<min(start + chunk, v4.count)]))
-                usleep(100_000)
+                usleep(100_000)  // the input under test (a writer pausing mid-file), not a wait for anything
             }
             try handle.close()
         }
