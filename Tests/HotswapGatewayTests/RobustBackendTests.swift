@@ -317,19 +317,22 @@ struct RobustBackendTests {
     }
 
     /// Issue 9, item 7: a server that never answered `initialize` made every `tools/list` wait request_timeout.
-    @Test("tools/list answers within a second with the ready servers; a late one arrives with list_changed")
+    @Test("tools/list does not wait for a stuck server: the ready ones at once, a late one with list_changed")
     func toolsListIsBounded() async throws {
         let m = marker()
+        // The timings leave room for a busy machine: the list must answer well before the stuck server's
+        // start_timeout (12 s, which the old code waited out) and before the slow one is up (6 s).
         let slow = """
               - id: slow
+                start_timeout: 30s
                 runtime:
                   type: local-process
                   command: /bin/sh
-                  args: ["-c", "sleep 2; exec \(GatewayProcess.demoServer) --name slow-\(m)"]
+                  args: ["-c", "sleep 6; exec \(GatewayProcess.demoServer) --name slow-\(m)"]
             """
         let text =
             "version: 1\nservers:\n" + GatewayProcess.demo("a", marker: m) + "\n"
-            + misbehaving("stuck", marker: m, flags: ["--hang-initialize"]) + "\n    start_timeout: 3s\n" + slow
+            + misbehaving("stuck", marker: m, flags: ["--hang-initialize"]) + "\n    start_timeout: 12s\n" + slow
         let gw = try await GatewayProcess(catalog: text, marker: m)
         let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
         let session = try #require(client.sessionID)
@@ -339,16 +342,16 @@ struct RobustBackendTests {
         let first = try await onThread { try client.call("tools/list") }
         let elapsed = ContinuousClock.now - started
         let names = (first["result"]?["tools"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-        #expect(elapsed < .seconds(3), "tools/list took \(elapsed)")
+        #expect(elapsed < .seconds(5), "tools/list took \(elapsed)")
         #expect(names.contains("a__whoami") && !names.contains { $0.hasPrefix("stuck__") }, "\(names)")
         #expect(!names.contains("slow__whoami"), "the slow server was not ready yet: \(names)")
-        try await eventually("list_changed when the slow server arrives") {
+        try await eventually("list_changed when the slow server arrives", timeout: .seconds(30)) {
             events.text.contains("notifications/tools/list_changed")
         }
         let later = try await onThread { try client.call("tools/list") }
         let laterNames = (later["result"]?["tools"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         #expect(laterNames.contains("slow__whoami"), "\(laterNames)")
-        try await eventually("the stuck server to show why") {
+        try await eventually("the stuck server to show why", timeout: .seconds(30)) {
             (try gw.json("GET", "/servers/stuck").1["last_error"]?.stringValue ?? "").contains("start_timeout")
         }
         events.close()
