@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "HotswapClient",
-            dependencies: ["HotswapCore"]
+            dependencies: ["HotswapCore", "HotswapAPI"]
         ),
         .target(
             name: "HotswapGateway",
@@ -79,6 +79,7 @@ let package = Package(
             name: "hotswap",
             dependencies: [
                 "HotswapCore",
+                "HotswapAPI",
                 "HotswapClient",
                 "HotswapGateway",
                 "HotswapSidecar",
@@ -98,14 +99,14 @@ let package = Package(
         .executableTarget(
             name: "hotswap-bench",
             dependencies: [
-                "HotswapCore", "HotswapClient", "HotswapGateway", "HotswapRuntime",
+                "HotswapCore", "HotswapAPI", "HotswapClient", "HotswapGateway", "HotswapRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
             name: "HotswapTestSupport",
-            dependencies: ["HotswapCore", "HotswapClient"],
+            dependencies: ["HotswapCore", "HotswapAPI", "HotswapClient"],
             path: "Tests/HotswapTestSupport"
         ),
         .testTarget(
@@ -122,12 +123,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HotswapClientTests",
-            dependencies: ["HotswapClient"]
+            dependencies: ["HotswapClient", "HotswapAPI"]
         ),
         .testTarget(
             name: "HotswapGatewayTests",
             dependencies: [
-                "HotswapCore", "HotswapRuntime", "HotswapGateway", "HotswapTestSupport",
+                "HotswapCore", "HotswapAPI", "HotswapRuntime", "HotswapGateway", "HotswapTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -62,49 +62,17 @@ public struct CatalogDiff: Sendable, Hashable, Codable {
 
     /// The leaf paths where two definitions differ, from their encoded form (so every field takes part).
     static func changedPaths(_ a: ServerDefinition, _ b: ServerDefinition) -> [String] {
-        guard let x = try? CanonicalValue(a), let y = try? CanonicalValue(b) else { return ["(definition)"] }
+        guard let x = try? JSONValue(encoding: a), let y = try? JSONValue(encoding: b) else { return ["(definition)"] }
         var out: [String] = []
-        CanonicalValue.diff(x, y, path: "", into: &out)
+        leafDifferences(x, y, path: "", into: &out)
         return out.isEmpty ? ["(definition)"] : out
     }
-}
 
-/// A JSON-shaped value with sorted keys, for comparing definitions field by field.
-enum CanonicalValue: Hashable, Decodable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case list([CanonicalValue])
-    case map([String: CanonicalValue])
-
-    init(_ value: some Encodable) throws {
-        let data = try JSONEncoder().encode(value)
-        self = try JSONDecoder().decode(CanonicalValue.self, from: data)
-    }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let n = try? c.decode(Double.self) {
-            self = .number(n)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let l = try? c.decode([CanonicalValue].self) {
-            self = .list(l)
-        } else {
-            self = .map(try c.decode([String: CanonicalValue].self))
-        }
-    }
-
-    static func diff(_ a: CanonicalValue?, _ b: CanonicalValue?, path: String, into out: inout [String]) {
+    private static func leafDifferences(_ a: JSONValue?, _ b: JSONValue?, path: String, into out: inout [String]) {
         if a == b { return }
-        if case .map(let x)? = a, case .map(let y)? = b {
+        if case .object(let x)? = a, case .object(let y)? = b {
             for key in Set(x.keys).union(y.keys).sorted() {
-                diff(x[key], y[key], path: path.isEmpty ? key : "\(path).\(key)", into: &out)
+                leafDifferences(x[key], y[key], path: path.isEmpty ? key : "\(path).\(key)", into: &out)
             }
             return
         }

@@ -186,13 +186,11 @@ public struct ReloadTokenSigner: Sendable {
 
     public func sign(_ claims: ReloadClaims) throws(Crypto.Failure) -> String {
         let header = ReloadTokenHeader(alg: key.algorithm.rawValue, typ: reloadTokenType, kid: key.kid, crit: nil)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let headerJSON: Data
-        let claimsJSON: Data
+        let headerJSON: [UInt8]
+        let claimsJSON: [UInt8]
         do {
-            headerJSON = try encoder.encode(header)
-            claimsJSON = try encoder.encode(claims)
+            headerJSON = try JSONValue.encode(header)
+            claimsJSON = try JSONValue.encode(claims)
         } catch {
             throw Crypto.Failure("cannot encode the token as JSON: \(error)")
         }
@@ -262,10 +260,9 @@ public final class ReloadTokenVerifier: Sendable {
                 throw TokenRefusal(.malformed, "the \(name) is not valid JSON: \(error.message)")
             }
         }
-        let decoder = JSONDecoder()
         let header: ReloadTokenHeader
         do {
-            header = try decoder.decode(ReloadTokenHeader.self, from: Data(headerBytes))
+            header = try JSONValue.decode(ReloadTokenHeader.self, from: headerBytes)
         } catch {
             throw TokenRefusal(.malformed, "the header is not a JSON object with an `alg`")
         }
@@ -300,7 +297,7 @@ public final class ReloadTokenVerifier: Sendable {
         }
         let claims: ReloadClaims
         do {
-            claims = try decoder.decode(ReloadClaims.self, from: Data(payloadBytes))
+            claims = try JSONValue.decode(ReloadClaims.self, from: payloadBytes)
         } catch {
             throw TokenRefusal(.malformed, "the claims need aud, iat, exp, jti and op: \(Self.describe(error))")
         }

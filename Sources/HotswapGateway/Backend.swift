@@ -1,14 +1,10 @@
 import Foundation
+import HotswapAPI
 import HotswapCore
 import HotswapRuntime
 import Logging
 import NIOCore
 import Synchronization
-
-/// The life of a backend, as `GET /servers` reports it.
-public enum BackendState: String, Sendable, Codable, CaseIterable {
-    case cold, starting, ready, draining, stopped, failed
-}
 
 /// The protocol revision the gateway asks its backends for.
 let backendProtocolVersion = "2025-11-25"
@@ -88,6 +84,14 @@ public final class Backend: Sendable {
                 state: s.phase, inFlight: s.inFlight, pid: s.child.map { $0.pid }, restarts: s.restarts,
                 tools: (s.tools ?? []).compactMap { $0["name"]?.stringValue }, lastError: s.lastError)
         }
+    }
+
+    /// This backend as `GET /servers` shows it.
+    public func report(generation: Int) -> ServerReport {
+        let s = status
+        return ServerReport(
+            id: id, state: s.state, generation: generation, inFlight: s.inFlight, pid: s.pid, restarts: s.restarts,
+            tools: s.tools, runtime: definition.runtime.typeName, instance: instance, lastError: s.lastError)
     }
 
     public var pid: Int32? { state.withLock { $0.child?.pid } }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HotswapAPI
 import HotswapCore
 import Hummingbird
 import Logging
@@ -233,51 +234,28 @@ public struct GatewayRoutes: Sendable {
 
     private func stats() async -> Response {
         let live = registry.live
-        let last = await registry.lastReload
-        let counts = await registry.reloadCounts
-        var body: [String: JSONValue] = [
-            "generation": .int(Int64(live?.number ?? 0)),
-            "config_sha256": live.map { .string($0.sha256) } ?? .null,
-            "ready": .bool(live != nil),
-            "servers": .int(Int64(live?.backends.count ?? 0)),
-            "reloads": .object(counts.mapValues { .int(Int64($0)) }),
-            "sessions": .int(Int64(mcp.sessionCount)),
-            "uptime_seconds": .double(Date().timeIntervalSince(startedAt)),
-        ]
-        if let last {
-            body["last_reload"] = [
-                "at": .double(last.at), "source": .string(last.source.rawValue),
-                "result": .string(last.result.rawValue), "duration_ms": .double(last.durationMs),
-                "generation": .int(Int64(last.generation)), "config_sha256": .string(last.configSha256),
-            ]
-        } else {
-            body["last_reload"] = .null
-        }
-        return Self.json(200, .object(body))
+        let report = StatsReport(
+            generation: live?.number ?? 0, configSha256: live?.sha256, ready: live != nil,
+            servers: live?.backends.count ?? 0, reloads: await registry.reloadCounts, sessions: mcp.sessionCount,
+            uptimeSeconds: Date().timeIntervalSince(startedAt), lastReload: await registry.lastReload)
+        return Self.encode(report, status: 200)
     }
 
     private func servers(_ id: String?) async -> Response {
         guard let live = registry.live else {
             return id == nil
-                ? Self.json(200, ["generation": 0, "servers": []]) : Self.json(404, ["error": "no catalog is live"])
-        }
-        func describe(_ b: Backend) -> JSONValue {
-            let s = b.status
-            return [
-                "id": .string(b.id), "state": .string(s.state.rawValue), "generation": .int(Int64(live.number)),
-                "in_flight": .int(Int64(s.inFlight)), "pid": s.pid.map { .int(Int64($0)) } ?? .null,
-                "restarts": .int(Int64(s.restarts)), "tools": .array(s.tools.map { .string($0) }),
-                "runtime": .string(b.definition.runtime.typeName), "instance": .int(Int64(b.instance)),
-                "last_error": s.lastError.map { .string($0) } ?? .null,
-            ]
+                ? Self.encode(ServerList(generation: 0, servers: []), status: 200)
+                : Self.json(404, ["error": "no catalog is live"])
         }
         if let id {
             guard let b = live.backend(id) else {
                 return Self.json(404, ["error": "no server '\(id)' in generation \(live.number)"])
             }
-            return Self.json(200, describe(b))
+            return Self.encode(b.report(generation: live.number), status: 200)
         }
-        return Self.json(200, ["generation": .int(Int64(live.number)), "servers": .array(live.backends.map(describe))])
+        return Self.encode(
+            ServerList(generation: live.number, servers: live.backends.map { $0.report(generation: live.number) }),
+            status: 200)
     }
 
     private func lifecycle(_ action: String, id: String, _ request: Request, _ context: GatewayContext) async
@@ -299,17 +277,13 @@ public struct GatewayRoutes: Sendable {
             default: try await backend.operatorRestart(drainTimeout: backend.definition.drainTimeout.duration)
             }
         } catch {
-            return Self.json(
-                409, ["result": "failed", "server": .string(id), "action": .string(action), "error": "\(error)"])
+            return Self.encode(
+                ServerActionReply(result: "failed", server: id, action: action, error: "\(error)"), status: 409)
         }
         if let claims { authorizer.verifier?.recordApplied(claims) }
         let s = backend.status
-        return Self.json(
-            200,
-            [
-                "result": "ok", "server": .string(id), "action": .string(action), "state": .string(s.state.rawValue),
-                "pid": s.pid.map { .int(Int64($0)) } ?? .null,
-            ])
+        return Self.encode(
+            ServerActionReply(result: "ok", server: id, action: action, state: s.state, pid: s.pid), status: 200)
     }
 
     private func metricsText() async -> Response {
@@ -433,15 +407,11 @@ public struct GatewayRoutes: Sendable {
             status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func encode(_ report: ReloadReport) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(report)) ?? Data("{}".utf8)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(
-            status: .init(code: report.httpStatus), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(bytes: Array(data) + [0x0A])))
+    static func encode(_ report: ReloadReport) -> Response { encode(report, status: report.httpStatus) }
+
+    /// A wire type of the control API as the JSON body.
+    static func encode(_ body: some Encodable, status: Int) -> Response {
+        json(status, (try? JSONValue(encoding: body)) ?? [:])
     }
 
     static func refused(_ r: AdminAuthorizer.Refusal) -> Response {

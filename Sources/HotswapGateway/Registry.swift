@@ -1,14 +1,10 @@
 import Foundation
+import HotswapAPI
 import HotswapCore
 import HotswapRuntime
 import Logging
 import NIOCore
 import Synchronization
-
-/// Where a reload came from, as logs, metrics and `/stats` name it.
-public enum ReloadSource: String, Sendable, Codable {
-    case startup, socket, http, sighup, watch
-}
 
 /// A request to apply a catalog. Only authorized requests are made into one: tokens are checked at the edge
 /// (the route, the SIGHUP service) before anything enters the coalescing queue, so an unauthenticated caller
@@ -24,59 +20,6 @@ public struct ReloadRequest: Sendable {
         self.bytes = bytes
         self.source = source
         self.onApplied = onApplied
-    }
-}
-
-/// What a reload did: the JSON body of `POST /admin/reload`.
-public struct ReloadReport: Sendable, Codable {
-    public enum Result: String, Sendable, Codable {
-        case applied, unchanged, rejected
-        case rolledBack = "rolled_back"
-        case refused
-        case dryRun = "dry_run"
-    }
-
-    public struct ErrorItem: Sendable, Codable, Hashable {
-        public var path: String
-        public var line: Int
-        public var column: Int
-        public var message: String
-        public var hint: String?
-    }
-
-    public var result: Result
-    public var generation: Int
-    public var configSha256: String
-    public var source: ReloadSource
-    public var added: [String] = []
-    public var removed: [String] = []
-    public var modified: [String] = []
-    public var unchanged: [String] = []
-    public var changedFields: [String: [String]]?
-    public var serversLoaded: Int = 0
-    public var durationMs: Double = 0
-    public var errors: [ErrorItem]?
-    public var server: String?
-    public var error: String?
-    public var reason: String?
-    public var message: String?
-
-    enum CodingKeys: String, CodingKey {
-        case result, generation, source, added, removed, modified, unchanged, errors, server, error, reason, message
-        case configSha256 = "config_sha256"
-        case changedFields = "changed_fields"
-        case serversLoaded = "servers_loaded"
-        case durationMs = "duration_ms"
-    }
-
-    /// 200 applied/unchanged/dry run, 422 rejected, 409 rolled back, 401/403 refused.
-    public var httpStatus: Int {
-        switch result {
-        case .applied, .unchanged, .dryRun: return 200
-        case .rejected: return 422
-        case .rolledBack: return 409
-        case .refused: return TokenRefusal.Reason(rawValue: reason ?? "")?.httpStatus ?? 401
-        }
     }
 }
 
@@ -120,20 +63,7 @@ public actor Registry {
         }
     }
 
-    public struct LastReload: Sendable, Codable {
-        public var at: Double
-        public var source: ReloadSource
-        public var result: ReloadReport.Result
-        public var durationMs: Double
-        public var generation: Int
-        public var configSha256: String
-
-        enum CodingKeys: String, CodingKey {
-            case at, source, result, generation
-            case durationMs = "duration_ms"
-            case configSha256 = "config_sha256"
-        }
-    }
+    public typealias LastReload = StatsReport.LastReload
 
     private let settings: Settings
     private nonisolated let fileLane = BlockingLane(label: "config")

@@ -1,4 +1,5 @@
 import Foundation
+import HotswapAPI
 import HotswapClient
 import HotswapCore
 import HotswapRuntime
@@ -360,14 +361,10 @@ public final class ReloadController: Sendable {
     }
 
     private func liveHash(_ endpoint: ControlEndpoint) async -> (hash: String, generation: Int)? {
-        guard
-            let reply = try? await blocking({
-                try ControlClient.request(endpoint, method: "GET", path: "/stats", timeoutSeconds: 5)
-            }),
-            reply.status == 200, let body = try? JSONValue.parse(reply.body),
-            let hash = body["config_sha256"]?.stringValue
+        guard let stats = try? await ControlAPIClient(endpoint: endpoint, timeoutSeconds: 5).stats(),
+            let hash = stats.configSha256
         else { return nil }
-        return (hash, Int(body["generation"]?.intValue ?? 0))
+        return (hash, stats.generation)
     }
 
     /// Compares the gateway's live hash with the file's valid hash and pushes when they differ: a gateway that

@@ -1,4 +1,5 @@
 import Foundation
+import HotswapAPI
 import HotswapClient
 import HotswapCore
 
@@ -30,48 +31,26 @@ public struct SocketSignaler: Signaler {
     public init(endpoint: ControlEndpoint) { self.endpoint = endpoint }
 
     public func signal(bytes: [UInt8], sha256: String, token: String?) async -> SignalOutcome {
-        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
-        let endpoint = self.endpoint
-        let reply: HTTPReply
+        let answer: ControlAPIClient.Answer<ReloadReport>
         do {
-            reply = try await blocking {
-                try ControlClient.request(
-                    endpoint, method: "POST", path: "/admin/reload", headers: headers, body: bytes)
-            }
+            answer = try await ControlAPIClient(endpoint: endpoint).reload(bytes, token: token)
+        } catch let unexpected as ControlAPIClient.UnexpectedReply {
+            return .transportError(unexpected.description)
         } catch {
             return .transportError("\(error)")
         }
-        let report = (try? JSONValue.parse(reply.body)) ?? .null
-        switch reply.status {
+        let report = answer.body
+        switch answer.status {
         case 200:
-            guard report["config_sha256"]?.stringValue == sha256 else {
+            guard report.configSha256 == sha256 else {
                 // A coalesced reload applied newer content than ours: not a confirmation of this hash.
-                return .transportError(
-                    "the gateway applied \(report["config_sha256"]?.stringValue ?? "other content"), not \(sha256)")
+                return .transportError("the gateway applied \(report.configSha256), not \(sha256)")
             }
-            return .confirmed(generation: Int(report["generation"]?.intValue ?? 0))
+            return .confirmed(generation: report.generation)
         case 401, 403, 409, 413, 422:
-            return .rejected(Self.describe(report, status: reply.status))
+            return .rejected("\(report.summary) (HTTP \(answer.status))")
         default:
-            return .transportError("HTTP \(reply.status): \(reply.text.prefix(200))")
-        }
-    }
-
-    static func describe(_ r: JSONValue, status: Int) -> String {
-        switch r["result"]?.stringValue {
-        case "rejected":
-            let errors = (r["errors"]?.arrayValue ?? []).map {
-                "\($0["line"]?.intValue ?? 0):\($0["column"]?.intValue ?? 0): \($0["path"]?.stringValue ?? ""): \($0["message"]?.stringValue ?? "")"
-            }
-            return "rejected (\(status)): "
-                + (errors.isEmpty ? r["message"]?.stringValue ?? "" : errors.joined(separator: "; "))
-        case "rolled_back":
-            return
-                "rolled back (\(status)): server '\(r["server"]?.stringValue ?? "?")': \(r["error"]?.stringValue ?? "")"
-        case "refused":
-            return "token refused (\(status)): \(r["reason"]?.stringValue ?? ""): \(r["message"]?.stringValue ?? "")"
-        default:
-            return "HTTP \(status): \(r.text.prefix(300))"
+            return .transportError("HTTP \(answer.status): \(report.summary)")
         }
     }
 }
@@ -154,7 +133,7 @@ public struct HTTPSignaler: Signaler {
         }
         let (endpoint, path, sentHeaders) = (self.endpoint, self.path, headers)
         do {
-            let reply = try await blocking {
+            let reply = try await onOwnThread {
                 try ControlClient.request(endpoint, method: "POST", path: path, headers: sentHeaders)
             }
             switch reply.status {
@@ -192,14 +171,4 @@ enum ProcessTable {
 public struct SidecarSetupError: Error, CustomStringConvertible {
     public var description: String
     public init(_ d: String) { description = d }
-}
-
-/// Runs blocking I/O on a thread of its own rather than a thread of Swift's small cooperative pool.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-        }
-        thread.start()
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HotswapAPI
 import HotswapCore
 
 /// `swift run -c release hotswap-bench`: the figures the issues ask for, measured on this machine.

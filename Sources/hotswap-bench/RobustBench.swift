@@ -1,4 +1,5 @@
 import Foundation
+import HotswapAPI
 import HotswapClient
 import HotswapCore
 import HotswapGateway

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HotswapAPI
 import HotswapClient
 import HotswapCore
 
@@ -43,6 +44,16 @@ struct ControlOptions: ParsableArguments {
 
     func json(_ reply: HTTPReply) -> JSONValue {
         (try? JSONValue.parse(reply.body)) ?? .object(["raw": .string(reply.text)])
+    }
+
+    /// The reply as the route's wire type; a body that is not one is exit status 1 with what came instead.
+    func decode<T: Decodable>(_ type: T.Type, _ reply: HTTPReply) throws -> T {
+        do {
+            return try ControlAPIClient.decode(type, reply)
+        } catch {
+            Terminal.error("unexpected answer from the gateway: \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -107,64 +118,59 @@ struct ReloadCommand: ParsableCommand {
         let headers = try signing.authorization(op: "reload", sha256: config == nil ? nil : ContentHash.sha256(body))
         let reply = try control.send(
             "POST", "/admin/reload" + (dryRun ? "?dry_run=1" : ""), headers: headers, body: body)
-        let report = control.json(reply)
         if control.format == .json {
-            print(report.prettyText)
-        } else {
-            Self.printReport(report, status: reply.status, file: config ?? "catalog")
+            print(control.json(reply).pretty)
+            if reply.status != 200 { throw ExitCode(1) }
+            return
         }
-        let result = report["result"]?.stringValue ?? ""
-        if !["applied", "unchanged", "dry_run"].contains(result) { throw ExitCode(1) }
+        let report = try control.decode(ReloadReport.self, reply)
+        Self.printReport(report, status: reply.status, file: config ?? "catalog")
+        if !report.isLive && report.result != .dryRun { throw ExitCode(1) }
     }
 
-    static func printReport(_ r: JSONValue, status: Int, file: String) {
-        let result = r["result"]?.stringValue ?? "HTTP \(status)"
-        let generation = r["generation"]?.intValue ?? 0
-        let sha = r["config_sha256"]?.stringValue ?? ""
-        let ms = r["duration_ms"]?.doubleValue.map { String(format: "%.1f ms", $0) } ?? ""
-        switch result {
-        case "refused":
-            Terminal.error("refused (\(status)): \(r["reason"]?.stringValue ?? ""): \(r["message"]?.stringValue ?? "")")
+    static func printReport(_ r: ReloadReport, status: Int, file: String) {
+        let ms = String(format: "%.1f ms", r.durationMs)
+        switch r.result {
+        case .refused:
+            Terminal.error("refused (\(status)): \(r.reason ?? ""): \(r.message ?? "")")
             return
-        case "rejected":
-            for e in r["errors"]?.arrayValue ?? [] {
-                var line = "\(file):\(e["line"]?.intValue ?? 1):\(e["column"]?.intValue ?? 1): error: "
-                if let path = e["path"]?.stringValue, !path.isEmpty { line += "\(path): " }
-                line += e["message"]?.stringValue ?? ""
-                if let hint = e["hint"]?.stringValue { line += "\n  hint: \(hint)" }
+        case .rejected:
+            for e in r.errors ?? [] {
+                var line = "\(file):\(e.line):\(e.column): error: "
+                if !e.path.isEmpty { line += "\(e.path): " }
+                line += e.message
+                if let hint = e.hint { line += "\n  hint: \(hint)" }
                 Terminal.error(line)
             }
-            if let message = r["message"]?.stringValue {
+            if let message = r.message {
                 Terminal.error("rejected: \(message)")
             } else {
-                Terminal.error("rejected: the catalog is invalid; generation \(generation) keeps serving")
+                Terminal.error("rejected: the catalog is invalid; generation \(r.generation) keeps serving")
             }
             return
-        case "rolled_back":
-            Terminal.error(
-                "rolled back: server '\(r["server"]?.stringValue ?? "?")' failed to start: \(r["error"]?.stringValue ?? "")"
-            )
-            Terminal.error("generation \(generation) keeps serving")
+        case .rolledBack:
+            Terminal.error("rolled back: server '\(r.server ?? "?")' failed to start: \(r.error ?? "")")
+            Terminal.error("generation \(r.generation) keeps serving")
             return
-        default:
+        case .applied, .unchanged, .dryRun:
             break
         }
-        print("\(result): generation \(generation), sha256 \(sha), \(ms)")
-        let fields = r["changed_fields"]?.objectValue ?? [:]
-        func list(_ key: String) -> String {
-            let ids = (r[key]?.arrayValue ?? []).compactMap(\.stringValue)
+        print("\(r.result.rawValue): generation \(r.generation), sha256 \(r.configSha256), \(ms)")
+        let fields = r.changedFields ?? [:]
+        func list(_ ids: [String], modified: Bool = false) -> String {
             if ids.isEmpty { return "-" }
-            if key == "modified" {
+            if modified {
                 return ids.map { id in
-                    let f = (fields[id]?.arrayValue ?? []).compactMap(\.stringValue)
+                    let f = fields[id] ?? []
                     return f.isEmpty ? id : "\(id) (\(f.joined(separator: ", ")))"
                 }.joined(separator: ", ")
             }
             return ids.joined(separator: ", ")
         }
-        for key in ["added", "removed", "modified", "unchanged"] {
-            print("  \((key + ":").padding(11))\(list(key))")
-        }
+        print("  \("added:".padding(11))\(list(r.added))")
+        print("  \("removed:".padding(11))\(list(r.removed))")
+        print("  \("modified:".padding(11))\(list(r.modified, modified: true))")
+        print("  \("unchanged:".padding(11))\(list(r.unchanged))")
     }
 }
 
@@ -178,21 +184,20 @@ struct StatusCommand: ParsableCommand {
         let reply = try control.send("GET", "/stats")
         let s = control.json(reply)
         if control.format == .json {
-            print(s.prettyText)
+            print(s.pretty)
             return
         }
-        print("generation:  \(s["generation"]?.intValue ?? 0)")
-        print("sha256:      \(s["config_sha256"]?.stringValue ?? "-")")
-        print("ready:       \(s["ready"]?.boolValue == true ? "yes" : "no")")
-        print("servers:     \(s["servers"]?.intValue ?? 0)")
-        if let last = s["last_reload"], last != .null {
-            let ms = last["duration_ms"]?.doubleValue.map { String(format: "%.1f ms", $0) } ?? ""
+        let stats = try control.decode(StatsReport.self, reply)
+        print("generation:  \(stats.generation)")
+        print("sha256:      \(stats.configSha256 ?? "-")")
+        print("ready:       \(stats.ready ? "yes" : "no")")
+        print("servers:     \(stats.servers)")
+        if let last = stats.lastReload {
             print(
-                "last reload: \(last["result"]?.stringValue ?? "") from \(last["source"]?.stringValue ?? ""), \(ms)")
+                "last reload: \(last.result.rawValue) from \(last.source.rawValue), \(String(format: "%.1f ms", last.durationMs))"
+            )
         }
-        let counts = (s["reloads"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map {
-            "\($0.key) \($0.value.intValue ?? 0)"
-        }
+        let counts = stats.reloads.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         print("reloads:     \(counts.isEmpty ? "-" : counts.joined(separator: ", "))")
     }
 }
@@ -210,22 +215,21 @@ struct ServersCommand: ParsableCommand {
         let reply = try control.send("GET", id.map { "/servers/\($0)" } ?? "/servers")
         let body = control.json(reply)
         if control.format == .json {
-            print(body.prettyText)
+            print(body.pretty)
         } else if reply.status != 200 {
             Terminal.error(body["error"]?.stringValue ?? reply.text)
         } else {
-            let rows = id == nil ? (body["servers"]?.arrayValue ?? []) : [body]
+            let rows =
+                id == nil
+                ? try control.decode(ServerList.self, reply).servers : [try control.decode(ServerReport.self, reply)]
             print(
                 "ID".padding(20) + "STATE".padding(10) + "PID".padding(9) + "IN-FLIGHT".padding(11)
                     + "RESTARTS".padding(10) + "TOOLS")
             for s in rows {
-                let pid = s["pid"]?.intValue.map { "\($0)" } ?? "-"
-                let tools = (s["tools"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",")
+                let tools = s.tools.joined(separator: ",")
                 print(
-                    (s["id"]?.stringValue ?? "").padding(20) + (s["state"]?.stringValue ?? "").padding(10)
-                        + pid.padding(9)
-                        + "\(s["in_flight"]?.intValue ?? 0)".padding(11) + "\(s["restarts"]?.intValue ?? 0)".padding(10)
-                        + (tools.isEmpty ? "-" : tools))
+                    s.id.padding(20) + s.state.rawValue.padding(10) + (s.pid.map { "\($0)" } ?? "-").padding(9)
+                        + "\(s.inFlight)".padding(11) + "\(s.restarts)".padding(10) + (tools.isEmpty ? "-" : tools))
             }
         }
         if reply.status != 200 { throw ExitCode(1) }
@@ -252,30 +256,21 @@ struct ServerCommand: ParsableCommand {
     func run() throws {
         let headers = try signing.authorization(op: "server.\(action.rawValue)", sha256: nil, server: id)
         let reply = try control.send("POST", "/servers/\(id)/\(action.rawValue)", headers: headers)
-        let body = control.json(reply)
         if control.format == .json {
-            print(body.prettyText)
-        } else if reply.status == 200 {
-            print(
-                "\(id): \(action.rawValue) done, state \(body["state"]?.stringValue ?? "?"), pid \(body["pid"]?.intValue.map { "\($0)" } ?? "-")"
-            )
+            print(control.json(reply).pretty)
+        } else if let body = try? ControlAPIClient.decode(ServerActionReply.self, reply) {
+            if reply.status == 200 {
+                print(
+                    "\(id): \(action.rawValue) done, state \(body.state?.rawValue ?? "?"), pid \(body.pid.map { "\($0)" } ?? "-")"
+                )
+            } else {
+                Terminal.error(
+                    "\(id): \(action.rawValue) failed (\(reply.status)): \(body.message ?? body.error ?? reply.text)")
+            }
         } else {
-            Terminal.error(
-                "\(id): \(action.rawValue) failed (\(reply.status)): \(body["message"]?.stringValue ?? body["error"]?.stringValue ?? reply.text)"
-            )
+            Terminal.error("\(id): \(action.rawValue) failed (\(reply.status)): \(control.json(reply).text)")
         }
         if reply.status != 200 { throw ExitCode(1) }
-    }
-}
-
-extension JSONValue {
-    /// Indented JSON for people.
-    var prettyText: String {
-        guard let data = try? JSONSerialization.jsonObject(with: Data(serialized), options: [.fragmentsAllowed]),
-            let pretty = try? JSONSerialization.data(
-                withJSONObject: data, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { return text }
-        return String(decoding: pretty, as: UTF8.self)
     }
 }
 

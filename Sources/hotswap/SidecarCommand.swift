@@ -1,4 +1,5 @@
 import ArgumentParser
+import HotswapAPI
 import HotswapClient
 import HotswapCore
 import HotswapGateway

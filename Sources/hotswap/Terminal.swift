@@ -26,9 +26,7 @@ enum Terminal {
     }
 
     static func printJSON(_ value: some Encodable) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+        if let json = try? JSONValue(encoding: value) { print(json.pretty) }
     }
 
     /// The value of a `HOTSWAP_*` environment variable, when set and not empty.
