@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -39,11 +41,23 @@ let package = Package(
         ),
         .target(
             name: "HotswapRuntime",
-            dependencies: ["HotswapCore", "CHotswapSys"]
+            dependencies: [
+                "HotswapCore", "CHotswapSys",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .target(
             name: "HotswapClient",
             dependencies: ["HotswapCore", "HotswapAPI"]
+        ),
+        .target(
+            name: "HotswapWatch",
+            dependencies: [
+                "HotswapCore", "HotswapAPI", "HotswapRuntime", "HotswapClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "HotswapGateway",
@@ -51,6 +65,7 @@ let package = Package(
                 "HotswapCore",
                 "HotswapAPI",
                 "HotswapRuntime",
+                "HotswapWatch",
                 "CHotswapSys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -68,6 +83,7 @@ let package = Package(
                 "HotswapCore",
                 "HotswapAPI",
                 "HotswapRuntime",
+                "HotswapWatch",
                 "HotswapClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,6 +97,8 @@ let package = Package(
                 "HotswapCore",
                 "HotswapAPI",
                 "HotswapClient",
+                "HotswapRuntime",
+                "HotswapWatch",
                 "HotswapGateway",
                 "HotswapSidecar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -106,7 +124,7 @@ let package = Package(
         ),
         .target(
             name: "HotswapTestSupport",
-            dependencies: ["HotswapCore", "HotswapAPI", "HotswapClient"],
+            dependencies: ["HotswapCore", "HotswapAPI", "HotswapClient", "HotswapWatch"],
             path: "Tests/HotswapTestSupport"
         ),
         .testTarget(
@@ -122,6 +140,14 @@ let package = Package(
             dependencies: ["HotswapCore", "HotswapRuntime", "HotswapTestSupport"]
         ),
         .testTarget(
+            name: "HotswapWatchTests",
+            dependencies: [
+                "HotswapCore", "HotswapRuntime", "HotswapWatch", "HotswapTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
             name: "HotswapClientTests",
             dependencies: ["HotswapClient", "HotswapAPI"]
         ),
@@ -135,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HotswapSidecarTests",
-            dependencies: ["HotswapCore", "HotswapRuntime", "HotswapSidecar", "HotswapTestSupport"]
+            dependencies: ["HotswapCore", "HotswapRuntime", "HotswapWatch", "HotswapSidecar", "HotswapTestSupport"]
         ),
         .testTarget(
             name: "CLITests",

@@ -302,7 +302,7 @@ public struct GatewayRoutes: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(
-            status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.registry.render())))
+            status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.sink.render())))
     }
 
     // MARK: MCP

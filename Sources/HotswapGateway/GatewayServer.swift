@@ -2,6 +2,7 @@ import Foundation
 import HotswapAPI
 import HotswapCore
 import HotswapRuntime
+import HotswapWatch
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -355,46 +356,48 @@ struct SighupService: Service {
     }
 }
 
-/// The in-process watcher: poll, settle, and hand new content to the registry (which validates it).
+/// The gateway's own watcher (`--watch`): the sidecar's reload controller, signalling the registry in-process.
+/// The registry validates what it is given (its report is the answer), so the controller does not validate
+/// twice; a refused content is remembered and not applied again until the file changes.
 struct WatchService: Service {
-    let registry: Registry
-    let configuration: GatewayConfiguration
-    let initial: ReloadReport
-    let logger: Logger
+    let controller: ReloadController
 
-    func run() async throws {
-        // At shutdown the loop is cancelled, not left to finish its poll: a poll stuck on a dead mount must not
-        // hold the gateway's exit.
-        try await cancelWhenGracefulShutdown { await watch() }
-    }
-
-    private func watch() async {
+    init(registry: Registry, configuration: GatewayConfiguration, initial: ReloadReport, logger: Logger) {
         var settings = CatalogPoller.Settings(watch: configuration.config)
         settings.file = configuration.configFile
         settings.settle = configuration.settle
         settings.fullHashEvery = configuration.fullHashEvery
-        var poller = CatalogPoller(settings: settings)
-        let lane = BlockingLane(label: "watch")
-        if !initial.configSha256.isEmpty { poller.markSettled(hash: initial.configSha256) }
-        logger.info(
-            "watching the catalog for changes",
-            metadata: ["watch.path": "\(poller.resolvedPath())", "watch.interval": "\(configuration.watchInterval)"])
-        while !Task.isCancelled {
-            var wait = configuration.watchInterval
-            switch await poller.poll(on: lane) {
-            case .unchanged:
-                break
-            case .settling(_, let after):
-                wait = after
-            case .settled(let bytes, let hash):
-                logger.info("catalog changed on disk", metadata: ["reload.sha256": "\(hash)"])
-                _ = await registry.submit(ReloadRequest(bytes: bytes, source: .watch))
-            case .unreadable(let path, let reason):
-                logger.warning(
-                    "cannot read the catalog; the live generation keeps serving",
-                    metadata: ["path": "\(path)", "error": "\(reason)"])
+        var watch = WatchConfiguration(poller: settings, signaler: RegistrySignaler(registry: registry))
+        watch.interval = configuration.watchInterval
+        watch.validation = .deferred
+        watch.metricsPrefix = "hotswap_watch"
+        watch.initialHash = initial.configSha256.isEmpty ? nil : initial.configSha256
+        watch.inotifyHint = false
+        controller = ReloadController(configuration: watch, logger: logger, metrics: registry.metricsSink)
+    }
+
+    func run() async throws {
+        // At shutdown the loop is cancelled, not left to finish its poll: a poll stuck on a dead mount must not
+        // hold the gateway's exit.
+        try await cancelWhenGracefulShutdown { await controller.run() }
+    }
+}
+
+/// Hands content to the registry in-process: the report is the confirmation.
+struct RegistrySignaler: Signaler {
+    let registry: Registry
+    var name: String { "in-process" }
+
+    func signal(bytes: [UInt8], sha256: String, token: String?) async -> SignalOutcome {
+        let report = await registry.submit(ReloadRequest(bytes: bytes, source: .watch))
+        switch report.result {
+        case .applied, .unchanged:
+            guard report.configSha256 == sha256 else {
+                return .transportError("a coalesced reload applied \(report.configSha256), not \(sha256)")
             }
-            try? await Task.sleep(for: wait)
+            return .confirmed(generation: report.generation)
+        case .rejected, .rolledBack, .refused, .dryRun:
+            return .rejected(report.summary)
         }
     }
 }

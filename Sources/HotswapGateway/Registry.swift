@@ -70,6 +70,8 @@ public actor Registry {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let metrics: GatewayMetrics
+    /// Where the gateway's series go; its own watcher adds its series there too.
+    nonisolated var metricsSink: MetricsSink { metrics.sink }
     private let toolsChanged: @Sendable () -> Void
 
     /// The generation being served. Read and swapped under a lock rather than through the actor, so calls

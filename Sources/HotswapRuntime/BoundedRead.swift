@@ -21,7 +21,7 @@ extension BlockingLane {
         }
     }
 
-    static func hung(_ path: String, _ timeout: Duration) -> FileIO.Failure {
+    public static func hung(_ path: String, _ timeout: Duration) -> FileIO.Failure {
         FileIO.Failure(
             path: path,
             reason: "did not answer within \(timeout.inSeconds) s (a hung network mount?); check the mount",
@@ -32,28 +32,5 @@ extension BlockingLane {
         FileIO.Failure(
             path: path, reason: "an earlier read has still not returned (a hung network mount?); check the mount",
             errno: nil)
-    }
-}
-
-extension CatalogPoller {
-    /// One poll on `lane`'s thread. A poll that hangs (`stat` and `open` on a dead mount block in the kernel)
-    /// reports the file unreadable once; while it stays stuck, later polls report nothing new.
-    public mutating func poll(on lane: BlockingLane, within timeout: Duration = fileReadDeadline) async -> Outcome {
-        let before = self
-        let outcome = await lane.run(within: timeout) { () -> (CatalogPoller, Outcome) in
-            var poller = before
-            let outcome = poller.poll()
-            return (poller, outcome)
-        }
-        switch outcome {
-        case .done(let (after, result)):
-            self = after
-            return result
-        case .timedOut:
-            // The configured path: resolving it could itself hang on the dead mount.
-            return .unreadable(path: settings.watch, reason: BlockingLane.hung(settings.watch, timeout).reason)
-        case .busy:
-            return .unchanged
-        }
     }
 }

@@ -1,6 +1,5 @@
 import CHotswapSys
 import Foundation
-import HotswapRuntime
 import Synchronization
 
 /// A spawned child in its own process group, with pipes for stdin, stdout and stderr.

@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import HotswapAPI
 import HotswapCore
+import HotswapRuntime
+import HotswapWatch
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -12,7 +14,7 @@ public final class Sidecar: Sendable {
     private let listen: String?
     private let logger: Logger
 
-    public init(configuration: SidecarConfiguration, listen: String?, logger: Logger) {
+    public init(configuration: WatchConfiguration, listen: String?, logger: Logger) {
         self.controller = ReloadController(configuration: configuration, logger: logger)
         self.listen = listen
         self.logger = logger
@@ -30,7 +32,7 @@ public final class Sidecar: Sendable {
                 headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
                 return Response(
                     status: .ok, headers: headers,
-                    body: .init(byteBuffer: ByteBuffer(string: controller.metrics.registry.render())))
+                    body: .init(byteBuffer: ByteBuffer(string: controller.metrics.sink.render())))
             }
             router.get("/healthz") { _, _ -> Response in
                 controller.isHealthy()

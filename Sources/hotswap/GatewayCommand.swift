@@ -3,6 +3,8 @@ import HotswapAPI
 import HotswapClient
 import HotswapCore
 import HotswapGateway
+import HotswapRuntime
+import HotswapWatch
 import Logging
 
 #if canImport(Glibc)

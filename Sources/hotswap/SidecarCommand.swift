@@ -3,7 +3,9 @@ import HotswapAPI
 import HotswapClient
 import HotswapCore
 import HotswapGateway
+import HotswapRuntime
 import HotswapSidecar
+import HotswapWatch
 import Logging
 
 struct SidecarCommand: AsyncParsableCommand {
@@ -147,7 +149,7 @@ struct SidecarCommand: AsyncParsableCommand {
         try await Sidecar(configuration: config, listen: address, logger: logger).run()
     }
 
-    func makeConfiguration() throws -> SidecarConfiguration {
+    func makeConfiguration() throws -> WatchConfiguration {
         guard let watchPath = watch ?? Terminal.env("HOTSWAP_WATCH_PATH") else {
             throw ValidationError("give --watch PATH (a catalog file or a ConfigMap directory)")
         }
@@ -186,7 +188,7 @@ struct SidecarCommand: AsyncParsableCommand {
         default:
             throw ValidationError("--signal must be socket, sighup or http")
         }
-        var config = SidecarConfiguration(poller: poller, signaler: signaler)
+        var config = WatchConfiguration(poller: poller, signaler: signaler)
         config.interval = try GatewayCommand.duration(interval, "--interval", minimum: .milliseconds(10))
         config.inotifyHint = !noInotify
         let timeout = try GatewayCommand.duration(validateTimeout, "--validate-timeout", minimum: .milliseconds(100))

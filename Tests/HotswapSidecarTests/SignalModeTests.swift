@@ -1,8 +1,10 @@
 import Foundation
 import HotswapClient
 import HotswapCore
+import HotswapRuntime
 import HotswapSidecar
 import HotswapTestSupport
+import HotswapWatch
 import Logging
 import Testing
 
@@ -153,7 +155,7 @@ struct SignalModeTests {
         let fs = BlockingFileSystem()
         var settings = CatalogPoller.Settings(watch: "/catalog.yaml")
         settings.settle = .milliseconds(10)
-        var config = SidecarConfiguration(
+        var config = WatchConfiguration(
             poller: settings, signaler: SocketSignaler(endpoint: .unix(path: "/nonexistent")))
         config.interval = .milliseconds(50)
         let controller = ReloadController(configuration: config, logger: Logger(label: "test"), fileSystem: fs)

@@ -10,6 +10,9 @@ public enum ValidationMode: Sendable {
     case catalog(CatalogDialect)
     /// YAML (or JSON) syntax only, for gateways whose config is not a hotswap catalog.
     case yamlSyntax
+    /// No check here: the receiver validates (the gateway's own watcher hands content to its registry, whose
+    /// report says what was wrong).
+    case deferred
     case jsonSyntax
     /// An external command: argv without a shell, `{}` replaced by the path of a private copy.
     case command([String], timeout: Duration)
@@ -39,6 +42,8 @@ public struct Validator: Sendable {
             let result = CatalogLoader.load(
                 bytes, options: CatalogLoadOptions(dialect: dialect, environment: .syntaxOnly))
             return result.isValid ? .valid : .invalid(result.errors.map { $0.formatted(file: fileName) })
+        case .deferred:
+            return .valid
         case .yamlSyntax:
             do {
                 guard try YAMLDocument.parse(bytes) != nil else {

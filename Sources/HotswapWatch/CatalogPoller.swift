@@ -1,3 +1,6 @@
+import HotswapCore
+import HotswapRuntime
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -151,5 +154,30 @@ public struct CatalogPoller: Sendable {
         if key == lastProblem { return .unchanged }
         lastProblem = key
         return .unreadable(path: path, reason: reason)
+    }
+}
+
+extension CatalogPoller {
+    /// One poll on `lane`'s thread. A poll that hangs (`stat` and `open` on a dead mount block in the kernel)
+    /// reports the file unreadable once; while it stays stuck, later polls report nothing new.
+    public mutating func poll(
+        on lane: BlockingLane, within timeout: Duration = fileReadDeadline, now: ContinuousClock.Instant = .now
+    ) async -> Outcome {
+        let before = self
+        let outcome = await lane.run(within: timeout) { () -> (CatalogPoller, Outcome) in
+            var poller = before
+            let outcome = poller.poll(now: now)
+            return (poller, outcome)
+        }
+        switch outcome {
+        case .done(let (after, result)):
+            self = after
+            return result
+        case .timedOut:
+            // The configured path: resolving it could itself hang on the dead mount.
+            return .unreadable(path: settings.watch, reason: BlockingLane.hung(settings.watch, timeout).reason)
+        case .busy:
+            return .unchanged
+        }
     }
 }
