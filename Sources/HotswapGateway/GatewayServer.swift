@@ -278,9 +278,13 @@ struct RegistryService: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await gracefulShutdown()
-        logger.info("shutting down: draining in-flight calls and stopping servers", metadata: ["timeout": "\(timeout)"])
-        await registry.shutdown(timeout: timeout)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await registry.superviseDrains() }
+            try? await gracefulShutdown()
+            logger.info(
+                "shutting down: draining in-flight calls and stopping servers", metadata: ["timeout": "\(timeout)"])
+            await registry.shutdown(timeout: timeout)
+        }
     }
 }
 

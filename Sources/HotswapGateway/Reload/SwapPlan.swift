@@ -37,9 +37,8 @@ public struct SwapPlan: Sendable, Equatable {
             let warm = server.prestart || (modified.contains(server.id) && running(server.id))
             return (server.id, warm ? .warm : .startCold)
         }
-        retire = (live?.servers.map(\.id) ?? []).filter {
-            modified.contains($0) || !next.servers.contains { s in s.id == $0 }
-        }
+        let nextIDs = Set(next.servers.map(\.id))
+        retire = (live?.servers.map(\.id) ?? []).filter { modified.contains($0) || !nextIDs.contains($0) }
     }
 
     public func step(_ id: String) -> Step? { steps.first { $0.id == id }?.step }

@@ -82,11 +82,21 @@ public actor Registry {
     public private(set) var lastReload: LastReload?
     /// Reloads answered so far, by result.
     public private(set) var reloadCounts: [String: Int] = [:]
-    private var running = false
-    private var pending: (request: ReloadRequest, waiters: [CheckedContinuation<ReloadReport, Never>])?
-    /// Drains in progress, by a number of their own; each removes itself when done.
-    private var draining: [Int: Task<Void, Never>] = [:]
-    private var drainCounter = 0
+    /// Serving until shutdown begins; re-checked after every await of a reload, so none swaps in a generation
+    /// (or starts a process) once the gateway is stopping.
+    public private(set) var phase: Phase = .serving
+    /// Waiters are the callers that joined a follow-up; the caller that starts the queue waits on nothing (nil).
+    private var queue = ReloadQueue<ReloadRequest, CheckedContinuation<Turn, Never>?>()
+    private let drains: DrainSupervisor
+
+    public enum Phase: Sendable, Equatable { case serving, shuttingDown, stopped }
+
+    /// What a coalesced caller is woken with: the report of the follow-up it joined, or the follow-up itself to
+    /// run (the queue's runner passes on to one of its waiters rather than holding its own caller's answer back).
+    enum Turn: Sendable {
+        case report(ReloadReport)
+        case run(ReloadRequest, waiters: [CheckedContinuation<Turn, Never>])
+    }
 
     public init(
         settings: Settings, group: any EventLoopGroup, logger: Logger, metrics: GatewayMetrics,
@@ -97,6 +107,7 @@ public actor Registry {
         self.logger = logger
         self.metrics = metrics
         self.toolsChanged = toolsChanged
+        self.drains = DrainSupervisor(metrics: metrics)
     }
 
     public nonisolated var isReady: Bool { live != nil }
@@ -114,34 +125,40 @@ public actor Registry {
 
     // MARK: Reload
 
-    /// Applies a catalog through the serialized, coalescing reload path.
+    /// Applies a catalog through the serialized, coalescing reload path. The reload runs in a caller's task:
+    /// the first caller's, or, for a follow-up, one of the callers that joined it.
     public func submit(_ request: ReloadRequest) async -> ReloadReport {
-        await withCheckedContinuation { (c: CheckedContinuation<ReloadReport, Never>) in
-            if running {
-                if var p = pending {
-                    p.request = request
-                    p.waiters.append(c)
-                    pending = p
-                } else {
-                    pending = (request, [c])
-                }
-                metrics.reloadsCoalesced.increment()
-                return
-            }
-            running = true
-            Task { await self.runQueue(first: (request, [c])) }
+        guard phase == .serving else { return stopping(request.source) }
+        var turn: Turn
+        if queue.isRunning {
+            metrics.reloadsCoalesced.increment()
+            turn = await withCheckedContinuation { c in _ = queue.submit(request, waiter: c) }
+        } else {
+            _ = queue.submit(request, waiter: nil)
+            turn = .run(request, waiters: [])
         }
+        while case .run(let job, let waiters) = turn {
+            let report = await perform(job)
+            for w in waiters { w.resume(returning: .report(report)) }
+            switch queue.finished() {
+            case .run(let next, let nextWaiters):
+                // Hand the follow-up to one of its callers; this caller has its answer.
+                let callers = nextWaiters.compactMap { $0 }
+                callers.first?.resume(returning: .run(next, waiters: Array(callers.dropFirst())))
+            case .coalesced, .idle:
+                break
+            }
+            turn = .report(report)
+        }
+        guard case .report(let report) = turn else { return stopping(request.source) }
+        return report
     }
 
-    private func runQueue(first: (request: ReloadRequest, waiters: [CheckedContinuation<ReloadReport, Never>])) async {
-        var job: (request: ReloadRequest, waiters: [CheckedContinuation<ReloadReport, Never>])? = first
-        while let current = job {
-            let report = await perform(current.request)
-            for w in current.waiters { w.resume(returning: report) }
-            job = pending
-            pending = nil
-        }
-        running = false
+    /// The answer to a reload asked for while the gateway stops.
+    private nonisolated func stopping(_ source: ReloadSource) -> ReloadReport {
+        var r = baseReport(.rejected, sha: "", source: source)
+        r.message = "the gateway is shutting down; nothing was changed"
+        return r
     }
 
     /// Validates and diffs against the live generation without changing anything (`?dry_run=1`).
@@ -247,13 +264,12 @@ public actor Registry {
         }
         let old = live
         let diff = await Self.diff(from: old?.catalog, to: catalog)
-        let modifiedIDs = Set(diff.modified.map(\.id))
-
-        // Unchanged servers carry their instance; the others get a new one.
+        let plan = SwapPlan(live: old?.catalog, next: catalog, diff: diff) { id in old?.backend(id)?.isRunning ?? false
+        }
         var backends: [Backend] = []
         var fresh: [Backend] = []
-        for server in catalog.servers {
-            if let carried = old?.backend(server.id), !modifiedIDs.contains(server.id) {
+        for (server, (_, step)) in zip(catalog.servers, plan.steps) {
+            if step == .carry, let carried = old?.backend(server.id) {
                 backends.append(carried)
             } else {
                 let b = makeBackend(server)
@@ -261,12 +277,12 @@ public actor Registry {
                 fresh.append(b)
             }
         }
-        // Warm before the swap: a modified server that is running now, and any new `prestart` server.
-        let warm = fresh.filter { b in
-            b.definition.prestart || (old?.backend(b.id)?.isRunning ?? false)
-        }
-        if let failure = await warmUp(warm) {
+        let warm = fresh.filter { plan.step($0.id) == .warm }
+        let failure = await warmUp(warm)
+        // Re-checked after the await: a reload that warmed while shutdown began swaps nothing in.
+        if failure != nil || phase != .serving {
             for b in fresh { await b.stop(to: .stopped) }
+            guard let failure else { return stopping(request.source) }
             var r = baseReport(.rolledBack, sha: sha, source: request.source)
             r.server = failure.server
             r.error = failure.message
@@ -281,16 +297,7 @@ public actor Registry {
         let kept = Set(backends.map(\.instance))
         for b in old?.backends ?? [] where !kept.contains(b.instance) {
             b.retire()
-            let timeout = b.definition.drainTimeout.duration
-            let metrics = self.metrics
-            drainCounter += 1
-            let key = drainCounter
-            draining[key] = Task {
-                let began = ContinuousClock.now
-                await b.drainAndStop(timeout: timeout)
-                metrics.drainDuration.observe(Self.seconds(ContinuousClock.now - began))
-                self.drainFinished(key)
-            }
+            drains.drain(b, timeout: b.definition.drainTimeout.duration)
         }
         var r = baseReport(.applied, sha: sha, source: request.source)
         fill(&r, diff: diff, servers: catalog.servers.count, start: start)
@@ -339,26 +346,31 @@ public actor Registry {
             stopGrace: settings.stopGrace, onToolsChanged: toolsChanged)
     }
 
-    private func drainFinished(_ key: Int) { draining[key] = nil }
-
-    /// Waits for every drain in progress (shutdown, tests).
-    public func waitForDrains() async {
-        for t in draining.values { await t.value }
+    /// Runs drains for the registry's lifetime (the registry service's task group owns them).
+    public func superviseDrains() async {
+        await drains.run()
     }
 
-    /// Stops every backend: in-flight calls get up to `timeout`, then processes are terminated.
+    /// Stops every backend: in-flight calls get up to `timeout`, then processes are terminated. Reloads asked
+    /// for from now on change nothing; one warming now swaps nothing in.
     public func shutdown(timeout: Duration) async {
+        guard phase == .serving else { return }
+        phase = .shuttingDown
         let backends = live?.backends ?? []
         for b in backends { b.retire() }
         await withTaskGroup(of: Void.self) { group in
             for b in backends { group.addTask { await b.drainAndStop(timeout: timeout) } }
         }
-        await waitForDrains()
+        await drains.finish()
+        phase = .stopped
     }
 
     /// Stops servers idle longer than their `idle_ttl`.
     public func stopIdle() async {
-        for b in live?.backends ?? [] { _ = await b.stopIfIdle() }
+        for b in live?.backends ?? [] {
+            guard phase == .serving else { return }
+            _ = await b.stopIfIdle()
+        }
     }
 
     // MARK: Reports
@@ -430,7 +442,6 @@ public actor Registry {
         Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
-    static func seconds(_ d: Duration) -> Double { milliseconds(d) / 1000 }
 }
 
 /// A report carried through `Result`'s failure side.
