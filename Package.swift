@@ -153,19 +153,21 @@ let package = Package(
         ),
         .testTarget(
             name: "HotswapGatewayTests",
-            dependencies: [
-                "HotswapCore", "HotswapAPI", "HotswapRuntime", "HotswapGateway", "HotswapTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            dependencies: ["HotswapCore", "HotswapAPI", "HotswapGateway"]
         ),
         .testTarget(
             name: "HotswapSidecarTests",
-            dependencies: ["HotswapCore", "HotswapRuntime", "HotswapWatch", "HotswapSidecar", "HotswapTestSupport"]
+            dependencies: ["HotswapSidecar", "HotswapTestSupport"]
         ),
+        // Every suite that starts a binary (the gateway, the sidecar, the CLI, Python SDK clients and servers).
         .testTarget(
-            name: "CLITests",
-            dependencies: ["HotswapCore", "HotswapTestSupport"]
+            name: "EndToEndTests",
+            dependencies: [
+                "HotswapCore", "HotswapAPI", "HotswapRuntime", "HotswapWatch", "HotswapClient", "HotswapGateway",
+                "HotswapSidecar", "HotswapTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

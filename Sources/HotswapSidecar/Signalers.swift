@@ -70,7 +70,7 @@ public struct SignalSignaler: Signaler {
         return .sent
     }
 
-    func findPID() -> pid_t? {
+    public func findPID() -> pid_t? {
         if let pidFile {
             guard let bytes = try? FileIO.read(pidFile, limit: 64),
                 let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),

@@ -24,15 +24,15 @@ public struct WatchClock: Sendable {
 public final class ReloadController: Sendable {
     public let configuration: WatchConfiguration
     public let metrics: WatchMetrics
-    private let logger: Logger
-    private let fileSystem: any WatchFileSystem
-    private let clock: WatchClock
+    let logger: Logger
+    let fileSystem: any WatchFileSystem
+    let clock: WatchClock
     /// Polls run on a thread of their own: a hung mount blocks that thread, not the loop or shutdown.
-    private let lane = BlockingLane(label: "watch")
-    private let state: Mutex<State>
-    private let poller: Mutex<CatalogPoller>
+    let lane = BlockingLane(label: "watch")
+    let state: Mutex<State>
+    let poller: Mutex<CatalogPoller>
 
-    private struct State {
+    struct State {
         var policy: PushPolicy
         var lastPoll: ContinuousClock.Instant?
         var validBytes: [UInt8]?
@@ -179,37 +179,8 @@ public final class ReloadController: Sendable {
         return parent.isEmpty ? "." : parent
     }
 
-    /// `--once`: read, settle, validate, push, confirm; retries transport errors until `deadline`.
-    public func runOnce(deadline: Duration) async -> Result {
-        MountCheck.warnIfSingleFileMount(configuration.poller.watch, logger: logger)
-        let end = ContinuousClock.now + deadline
-        while ContinuousClock.now < end {
-            var poller = self.poller.withLock { $0 }
-            let outcome = await poller.poll(on: lane, within: min(fileReadDeadline, end - ContinuousClock.now))
-            self.poller.withLock { $0 = poller }
-            switch outcome {
-            case .settling(_, let after):
-                try? await Task.sleep(for: after)
-            case .settled(let bytes, let hash):
-                guard await validate(bytes, hash: hash, path: poller.resolvedPath()) else { return .invalid }
-                while true {
-                    let result = await pushIfDue()
-                    if result != .unreachable || ContinuousClock.now >= end { return result }
-                    let retryAt = state.withLock { $0.policy.retryAt } ?? clock.now()
-                    try? await Task.sleep(for: max(.zero, retryAt - clock.now()))
-                }
-            case .unreadable(let path, let reason):
-                logger.error("cannot read the catalog", metadata: ["path": "\(path)", "error": "\(reason)"])
-                return .unreadable
-            case .unchanged:
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-        }
-        return .unreachable
-    }
-
     /// One poll of the file. True when valid new content is waiting to be pushed.
-    private func poll() async -> Bool {
+    func poll() async -> Bool {
         var poller = self.poller.withLock { $0 }
         let outcome = await poller.poll(on: lane, now: clock.now())
         self.poller.withLock { $0 = poller }
@@ -246,7 +217,7 @@ public final class ReloadController: Sendable {
         }
     }
 
-    private func validate(_ bytes: [UInt8], hash: String, path: String) async -> Bool {
+    func validate(_ bytes: [UInt8], hash: String, path: String) async -> Bool {
         metrics.validations.increment()
         let verdict = await Validator(mode: configuration.validation, fileName: path).validate(bytes)
         let now = clock.now()
@@ -315,7 +286,7 @@ public final class ReloadController: Sendable {
         return record(outcome, hash: hash, action: action, detected: detected, now: answeredAt)
     }
 
-    private func record(
+    func record(
         _ outcome: SignalOutcome, hash: String, action: PushPolicy.Action, detected: ContinuousClock.Instant?,
         now: ContinuousClock.Instant
     ) -> Result {
@@ -353,7 +324,7 @@ public final class ReloadController: Sendable {
     }
 
     /// Polls the gateway's `/stats` until it shows `hash` live, or the confirm timeout passes.
-    private func confirm(_ hash: String) async -> SignalOutcome {
+    func confirm(_ hash: String) async -> SignalOutcome {
         guard let stats = configuration.stats else { return .sent }
         let deadline = ContinuousClock.now + configuration.confirmTimeout
         while ContinuousClock.now < deadline {
@@ -363,7 +334,7 @@ public final class ReloadController: Sendable {
         return .sent
     }
 
-    private func liveHash(_ endpoint: ControlEndpoint) async -> (hash: String, generation: Int)? {
+    func liveHash(_ endpoint: ControlEndpoint) async -> (hash: String, generation: Int)? {
         guard let stats = try? await ControlAPIClient(endpoint: endpoint, timeoutSeconds: 5).stats(),
             let hash = stats.configSha256
         else { return nil }
@@ -387,7 +358,7 @@ public final class ReloadController: Sendable {
     // MARK: Logging
 
     /// Logs a state change once: the same key in the same category is not repeated every poll.
-    private func logOnce(
+    func logOnce(
         _ category: String, _ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata, key: String? = nil
     ) {
         let k = key ?? message + metadata.description

@@ -20,35 +20,28 @@ public final class Backend: Sendable {
     /// Distinguishes instances of one server id across reloads in logs and metrics.
     public let instance: Int
 
-    private let baseEnvironment: [String: String]
-    private let group: any EventLoopGroup
-    private let logger: Logger
-    private let stopGrace: Duration
-    private let onToolsChanged: @Sendable () -> Void
-    private let state: Mutex<State>
+    let baseEnvironment: [String: String]
+    let group: any EventLoopGroup
+    let logger: Logger
+    let stopGrace: Duration
+    let onToolsChanged: @Sendable () -> Void
+    let state: Mutex<State>
 
-    private struct State {
-        var phase: BackendState = .cold
+    struct State {
+        /// Every lifecycle rule; the fields below are the resources it governs.
+        var machine = BackendStateMachine()
         var child: ChildProcess?
         var connection: StdioConnection?
         var starting: Task<Void, any Error>?
         var inFlight = 0
-        var retired = false
-        var stoppedByOperator = false
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var slotWaiters: [CheckedContinuation<Void, Never>] = []
         var active = 0
         var tools: [JSONValue]?
-        var lastError: String?
-        var restarts = 0
         var lastUsed = ContinuousClock.now
-        var startedAt: ContinuousClock.Instant?
-        var backoff = RestartBackoff()
-        var restartAt: ContinuousClock.Instant?
-        var stopping = false
     }
 
-    private static let counter = Atomic<Int>(0)
+    static let counter = Atomic<Int>(0)
 
     public init(
         definition: ServerDefinition, environment: [String: String], group: any EventLoopGroup, logger: Logger,
@@ -81,8 +74,8 @@ public final class Backend: Sendable {
     public var status: Status {
         state.withLock { s in
             Status(
-                state: s.phase, inFlight: s.inFlight, pid: s.child.map { $0.pid }, restarts: s.restarts,
-                tools: (s.tools ?? []).compactMap { $0["name"]?.stringValue }, lastError: s.lastError)
+                state: s.machine.phase, inFlight: s.inFlight, pid: s.child.map { $0.pid }, restarts: s.machine.restarts,
+                tools: (s.tools ?? []).compactMap { $0["name"]?.stringValue }, lastError: s.machine.lastError)
         }
     }
 
@@ -95,9 +88,9 @@ public final class Backend: Sendable {
     }
 
     public var pid: Int32? { state.withLock { $0.child?.pid } }
-    public var phase: BackendState { state.withLock { $0.phase } }
+    public var phase: BackendState { state.withLock { $0.machine.phase } }
     public var inFlight: Int { state.withLock { $0.inFlight } }
-    public var isRunning: Bool { state.withLock { $0.phase == .ready || $0.phase == .starting } }
+    public var isRunning: Bool { state.withLock { $0.machine.phase == .ready || $0.machine.phase == .starting } }
 
     /// The tools the server listed when it last started (filtered by the catalog's allow/deny), or nil when
     /// it has never started.
@@ -109,7 +102,7 @@ public final class Backend: Sendable {
     /// registry's critical section, so a swap never races a lease.
     public func acquire() -> Bool {
         state.withLock { s in
-            guard !s.retired, !s.stoppedByOperator else { return false }
+            guard s.machine.acceptsCalls else { return false }
             s.inFlight += 1
             s.lastUsed = .now
             return true
@@ -149,7 +142,7 @@ public final class Backend: Sendable {
         state.withLock { $0.connection }?.notify(method: method, params: params)
     }
 
-    private func takeSlot() async throws {
+    func takeSlot() async throws {
         let limit = definition.maxConcurrency
         let granted = state.withLock { s -> Bool in
             guard s.active < limit else { return false }
@@ -170,7 +163,7 @@ public final class Backend: Sendable {
         }
     }
 
-    private func giveSlot() {
+    func giveSlot() {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
             // The slot passes straight to the next waiter, which then owns it.
             if !s.slotWaiters.isEmpty { return s.slotWaiters.removeFirst() }
@@ -198,27 +191,25 @@ public final class Backend: Sendable {
     /// Starts the process and completes the MCP handshake (`initialize`, `notifications/initialized`,
     /// `tools/list`) unless it is already running. Concurrent callers share one start.
     public func ensureStarted() async throws {
-        let task: Task<Void, any Error> = try state.withLock { s in
-            if s.phase == .ready, s.connection != nil { return Task {} }
-            if let t = s.starting { return t }
-            if s.stoppedByOperator {
-                throw BackendError(.unavailable, "server '\(id)' was stopped by an operator; POST /servers/\(id)/start")
+        let task: Task<Void, any Error>? = try state.withLock { s in
+            switch s.machine.event(.startRequested(now: .now)) {
+            case .ready, .none, .restartAfter:
+                return nil
+            case .join:
+                return s.starting
+            case .refuse(let reason):
+                let next = s.machine.stoppedByOperator ? "; POST /servers/\(id)/start" : ""
+                throw BackendError(.unavailable, "server '\(id)' \(reason)\(next)")
+            case .start:
+                let t = Task { try await self.start() }
+                s.starting = t
+                return t
             }
-            if s.retired { throw BackendError(.unavailable, "server '\(id)' was removed from the catalog") }
-            if let at = s.restartAt, at > .now {
-                throw BackendError(
-                    .unavailable,
-                    "server '\(id)' crashed (\(s.lastError ?? "unknown")); restarting in \(at - .now)")
-            }
-            s.phase = .starting
-            let t = Task { try await self.start() }
-            s.starting = t
-            return t
         }
-        try await task.value
+        try await task?.value
     }
 
-    private func start() async throws {
+    func start() async throws {
         // One deadline for the whole start: spawn, `initialize`, and the tool list. Past it the start fails
         // (a warm start rolls back, a cold one backs off) and the process group is killed below.
         let deadline = ContinuousClock.now + definition.startTimeout.duration
@@ -283,24 +274,17 @@ public final class Backend: Sendable {
             }
             state.withLock { s in
                 s.tools = tools
-                // Re-checked after the awaits: a server removed (retired) while it started is draining, not
-                // ready, and one being stopped keeps the phase its stop sets.
-                s.phase = s.retired ? .draining : .ready
+                // Re-checked after the awaits: a server removed (retired) while it started is draining, not ready.
+                _ = s.machine.event(.started(now: .now))
                 s.starting = nil
-                s.startedAt = .now
                 s.lastUsed = .now
-                s.lastError = nil
-                s.restartAt = nil
             }
             logger.info("ready", metadata: ["server.pid": "\(child.pid)", "server.tools": "\(tools.count)"])
         } catch {
             let message = (error as? BackendError)?.message ?? "\(error)"
             let (child, connection) = state.withLock { s -> (ChildProcess?, StdioConnection?) in
-                s.phase = .failed
-                s.lastError = message
+                _ = s.machine.event(.startFailed(message, now: .now, random: .random(in: 0..<1)))
                 s.starting = nil
-                // A server that cannot start is not spawned again on every call: the crash backoff applies.
-                s.restartAt = .now + s.backoff.crashed(afterUptime: .zero)
                 defer {
                     s.child = nil
                     s.connection = nil
@@ -328,7 +312,7 @@ public final class Backend: Sendable {
     }
 
     /// `tools/list`, following `nextCursor`, filtered by the catalog's allow and deny lists.
-    private func listTools(_ connection: StdioConnection, timeout: Duration? = nil) async throws -> [JSONValue] {
+    func listTools(_ connection: StdioConnection, timeout: Duration? = nil) async throws -> [JSONValue] {
         var tools: [JSONValue] = []
         var cursor: JSONValue?
         let deadline = ContinuousClock.now + (timeout ?? definition.requestTimeout.duration)
@@ -347,7 +331,7 @@ public final class Backend: Sendable {
         return tools.filter { definition.tools.permits($0["name"]?.stringValue ?? "") }
     }
 
-    private func notification(_ message: JSONValue) {
+    func notification(_ message: JSONValue) {
         guard message["method"]?.stringValue == "notifications/tools/list_changed" else { return }
         Task {
             guard let connection = state.withLock({ $0.connection }) else { return }
@@ -360,7 +344,7 @@ public final class Backend: Sendable {
 
     // MARK: Exit, crash, restart
 
-    private func exited(child: ChildProcess, status: Int32) {
+    func exited(child: ChildProcess, status: Int32) {
         // The leader is gone: whatever it started in its process group goes too, or each crash would leave
         // one more set of orphans behind.
         child.signalGroup(SIGKILL)
@@ -370,16 +354,11 @@ public final class Backend: Sendable {
             s.connection?.close()
             s.connection = nil
             s.child = nil
-            if s.stopping || s.retired || s.stoppedByOperator {
-                return nil
-            }
-            // An exit nobody asked for: a crash.
-            s.restarts += 1
-            s.lastError = "the process \(description)"
-            let uptime = s.startedAt.map { ContinuousClock.now - $0 } ?? .zero
-            let delay = s.backoff.crashed(afterUptime: uptime)
-            s.phase = .failed
-            s.restartAt = .now + delay
+            // An exit nobody asked for is a crash, and restarts with backoff.
+            guard
+                case .restartAfter(let delay) = s.machine.event(
+                    .exited(description, now: .now, random: .random(in: 0..<1)))
+            else { return nil }
             return delay
         }
         guard let restartDelay else {
@@ -392,131 +371,9 @@ public final class Backend: Sendable {
         Task { [weak self] in
             try? await Task.sleep(for: restartDelay)
             guard let self else { return }
-            let due = self.state.withLock { s -> Bool in
-                guard s.phase == .failed, !s.retired, !s.stoppedByOperator else { return false }
-                s.restartAt = nil
-                return true
-            }
+            let due = self.state.withLock { $0.machine.event(.restartDue) == .start }
             if due { try? await self.ensureStarted() }
         }
     }
 
-    // MARK: Stopping
-
-    /// Takes the backend out of service: no new leases; in-flight calls continue.
-    public func retire() {
-        state.withLock { s in
-            s.retired = true
-            if s.phase == .ready || s.phase == .starting { s.phase = .draining }
-        }
-    }
-
-    /// Waits for in-flight calls to finish, at most `timeout`, then stops the process.
-    /// Returns the number of calls that were still running when the time was up (and were cut).
-    @discardableResult
-    public func drainAndStop(timeout: Duration) async -> Int {
-        let drained = await waitForDrain(timeout: timeout)
-        let left = drained ? 0 : inFlight
-        if !drained {
-            logger.warning(
-                "drain timeout: stopping with calls in flight", metadata: ["drain.inflight": "\(left)"])
-        }
-        await stop(to: .stopped)
-        return left
-    }
-
-    private func waitForDrain(timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let idle = self.state.withLock { s -> Bool in
-                        if s.inFlight == 0 { return true }
-                        s.drainWaiters.append(c)
-                        return false
-                    }
-                    if idle { c.resume() }
-                }
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            if !first {
-                // Release the waiter so its task can finish.
-                let waiters = self.state.withLock { s -> [CheckedContinuation<Void, Never>] in
-                    defer { s.drainWaiters = [] }
-                    return s.drainWaiters
-                }
-                for w in waiters { w.resume() }
-            }
-            return first
-        }
-    }
-
-    /// Stops the process (SIGTERM to its group, SIGKILL after the grace period) and moves to `phase`.
-    public func stop(to phase: BackendState = .cold) async {
-        let (child, connection, starting) = state.withLock {
-            s -> (ChildProcess?, StdioConnection?, Task<Void, any Error>?) in
-            s.stopping = true
-            return (s.child, s.connection, s.starting)
-        }
-        if let starting { _ = try? await starting.value }
-        let (lateChild, lateConnection) = state.withLock { s in (s.child, s.connection) }
-        for c in [connection, lateConnection].compactMap({ $0 }) { c.close() }
-        var children = [child, lateChild].compactMap { $0 }
-        if children.count == 2, children[0] === children[1] { children.removeLast() }
-        for c in children {
-            await c.terminate(grace: stopGrace)
-            logger.info(
-                "stopped",
-                metadata: ["server.pid": "\(c.pid)", "exit": "\(ChildProcess.describe(status: c.exitStatus ?? 0))"])
-        }
-        state.withLock { s in
-            s.child = nil
-            s.connection = nil
-            s.phase = phase
-            s.stopping = false
-        }
-    }
-
-    /// Stops an idle server whose `idle_ttl` has passed. True when it was stopped.
-    public func stopIfIdle(now: ContinuousClock.Instant = .now) async -> Bool {
-        let ttl = definition.idleTTL.duration
-        guard ttl > .zero else { return false }
-        let idle = state.withLock { s in
-            s.phase == .ready && s.inFlight == 0 && !s.retired && now - s.lastUsed >= ttl
-        }
-        guard idle else { return false }
-        logger.info("idle for \(definition.idleTTL); stopping until the next call")
-        await stop(to: .cold)
-        return true
-    }
-
-    // MARK: Operator lifecycle
-
-    /// `POST /servers/{id}/stop`: drain, stop, and refuse calls until started again.
-    public func operatorStop(drainTimeout: Duration) async {
-        state.withLock { $0.stoppedByOperator = true }
-        _ = await waitForDrain(timeout: drainTimeout)
-        await stop(to: .stopped)
-    }
-
-    /// `POST /servers/{id}/start`.
-    public func operatorStart() async throws {
-        state.withLock { s in
-            s.stoppedByOperator = false
-            s.restartAt = nil
-            s.backoff.reset()
-        }
-        try await ensureStarted()
-    }
-
-    /// `POST /servers/{id}/restart`: drain, stop, start.
-    public func operatorRestart(drainTimeout: Duration) async throws {
-        await operatorStop(drainTimeout: drainTimeout)
-        try await operatorStart()
-    }
 }

@@ -61,7 +61,8 @@ public struct BackendStateMachine: Sendable, Equatable {
     public mutating func event(_ event: Event) -> Action {
         switch event {
         case .startRequested(let now):
-            if phase == .ready && !starting { return .ready }
+            // Draining: the process still runs, finishing the calls that took their lease before the swap.
+            if (phase == .ready || phase == .draining) && !starting { return .ready }
             if starting { return .join }
             if stoppedByOperator { return .refuse("was stopped by an operator") }
             if retired { return .refuse("was removed from the catalog") }

@@ -65,29 +65,29 @@ public actor Registry {
 
     public typealias LastReload = StatsReport.LastReload
 
-    private let settings: Settings
-    private nonisolated let fileLane = BlockingLane(label: "config")
-    private let group: any EventLoopGroup
-    private let logger: Logger
-    private let metrics: GatewayMetrics
+    let settings: Settings
+    nonisolated let fileLane = BlockingLane(label: "config")
+    let group: any EventLoopGroup
+    let logger: Logger
+    let metrics: GatewayMetrics
     /// Where the gateway's series go; its own watcher adds its series there too.
     nonisolated var metricsSink: MetricsSink { metrics.sink }
-    private let toolsChanged: @Sendable () -> Void
+    let toolsChanged: @Sendable () -> Void
 
     /// The generation being served. Read and swapped under a lock rather than through the actor, so calls
     /// never queue behind a reload that is parsing a large catalog.
-    private let liveState = Mutex<Generation?>(nil)
+    let liveState = Mutex<Generation?>(nil)
     public nonisolated var live: Generation? { liveState.withLock { $0 } }
-    private var generationCounter = 0
-    public private(set) var lastReload: LastReload?
+    var generationCounter = 0
+    public internal(set) var lastReload: LastReload?
     /// Reloads answered so far, by result.
-    public private(set) var reloadCounts: [String: Int] = [:]
+    public internal(set) var reloadCounts: [String: Int] = [:]
     /// Serving until shutdown begins; re-checked after every await of a reload, so none swaps in a generation
     /// (or starts a process) once the gateway is stopping.
-    public private(set) var phase: Phase = .serving
+    public internal(set) var phase: Phase = .serving
     /// Waiters are the callers that joined a follow-up; the caller that starts the queue waits on nothing (nil).
-    private var queue = ReloadQueue<ReloadRequest, CheckedContinuation<Turn, Never>?>()
-    private let drains: DrainSupervisor
+    var queue = ReloadQueue<ReloadRequest, CheckedContinuation<Turn, Never>?>()
+    let drains: DrainSupervisor
 
     public enum Phase: Sendable, Equatable { case serving, shuttingDown, stopped }
 
@@ -155,7 +155,7 @@ public actor Registry {
     }
 
     /// The answer to a reload asked for while the gateway stops.
-    private nonisolated func stopping(_ source: ReloadSource) -> ReloadReport {
+    nonisolated func stopping(_ source: ReloadSource) -> ReloadReport {
         var r = baseReport(.rejected, sha: "", source: source)
         r.message = "the gateway is shutting down; nothing was changed"
         return r
@@ -183,7 +183,7 @@ public actor Registry {
         return report
     }
 
-    private var loadOptions: CatalogLoadOptions {
+    var loadOptions: CatalogLoadOptions {
         CatalogLoadOptions(dialect: .auto, environment: .expand(settings.environment), limits: settings.limits)
     }
 
@@ -205,7 +205,7 @@ public actor Registry {
 
     /// The request's bytes, or `--config` read on the registry's file lane: a hung mount fails this reload after
     /// `fileReadDeadline` instead of holding a request thread (or the reload queue) forever.
-    private nonisolated func readContent(_ bytes: [UInt8]?, source: ReloadSource = .http) async -> Result<
+    nonisolated func readContent(_ bytes: [UInt8]?, source: ReloadSource = .http) async -> Result<
         [UInt8], ReloadReportBox
     > {
         if let bytes { return .success(bytes) }
@@ -232,7 +232,7 @@ public actor Registry {
         }
     }
 
-    private func perform(_ request: ReloadRequest) async -> ReloadReport {
+    func perform(_ request: ReloadRequest) async -> ReloadReport {
         let start = ContinuousClock.now
         var report = await apply(request, start: start)
         report.durationMs = Self.milliseconds(ContinuousClock.now - start)
@@ -242,7 +242,7 @@ public actor Registry {
         return report
     }
 
-    private func apply(_ request: ReloadRequest, start: ContinuousClock.Instant) async -> ReloadReport {
+    func apply(_ request: ReloadRequest, start: ContinuousClock.Instant) async -> ReloadReport {
         let content: [UInt8]
         switch await readContent(request.bytes, source: request.source) {
         case .success(let b): content = b
@@ -305,21 +305,21 @@ public actor Registry {
         return r
     }
 
-    private nonisolated static func load(_ content: [UInt8], options: CatalogLoadOptions) async -> CatalogLoadResult {
+    nonisolated static func load(_ content: [UInt8], options: CatalogLoadOptions) async -> CatalogLoadResult {
         CatalogLoader.load(content, options: options)
     }
 
-    private nonisolated static func diff(from old: Catalog?, to new: Catalog) async -> CatalogDiff {
+    nonisolated static func diff(from old: Catalog?, to new: Catalog) async -> CatalogDiff {
         CatalogDiff(from: old ?? Catalog(servers: []), to: new)
     }
 
-    private struct WarmFailure: Error {
+    struct WarmFailure: Error {
         var server: String
         var message: String
     }
 
     /// Starts backends concurrently; returns the first failure, if any.
-    private func warmUp(_ backends: [Backend]) async -> WarmFailure? {
+    func warmUp(_ backends: [Backend]) async -> WarmFailure? {
         guard !backends.isEmpty else { return nil }
         return await withTaskGroup(of: WarmFailure?.self) { group in
             for b in backends {
@@ -338,7 +338,7 @@ public actor Registry {
         }
     }
 
-    private func makeBackend(_ server: ServerDefinition) -> Backend {
+    func makeBackend(_ server: ServerDefinition) -> Backend {
         Backend(
             definition: server,
             environment: ChildEnvironment.base(from: settings.environment, passing: settings.passEnvironment),
@@ -371,75 +371,6 @@ public actor Registry {
             guard phase == .serving else { return }
             _ = await b.stopIfIdle()
         }
-    }
-
-    // MARK: Reports
-
-    private nonisolated func baseReport(_ result: ReloadReport.Result, sha: String, source: ReloadSource)
-        -> ReloadReport
-    {
-        ReloadReport(
-            result: result, generation: live?.number ?? 0, configSha256: sha.isEmpty ? (live?.sha256 ?? "") : sha,
-            source: source)
-    }
-
-    private func fill(_ r: inout ReloadReport, diff: CatalogDiff, servers: Int, start: ContinuousClock.Instant) {
-        r.added = diff.added
-        r.removed = diff.removed
-        r.modified = diff.modified.map(\.id)
-        r.unchanged = diff.unchanged
-        r.changedFields =
-            diff.modified.isEmpty ? nil : Dictionary(uniqueKeysWithValues: diff.modified.map { ($0.id, $0.changed) })
-        r.serversLoaded = servers
-        r.generation = live?.number ?? 0
-        r.durationMs = Self.milliseconds(ContinuousClock.now - start)
-    }
-
-    private func record(_ r: ReloadReport) {
-        lastReload = LastReload(
-            at: Date.now.timeIntervalSince1970, source: r.source, result: r.result, durationMs: r.durationMs,
-            generation: r.generation, configSha256: r.configSha256)
-        reloadCounts[r.result.rawValue, default: 0] += 1
-        metrics.reloads.increment(labels: ["result": r.result.rawValue, "source": r.source.rawValue])
-        metrics.reloadDuration.observe(r.durationMs / 1000)
-        if let live {
-            metrics.setLive(generation: live.number, sha256: live.sha256)
-        }
-        var meta: Logger.Metadata = [
-            "reload.generation": "\(r.generation)", "reload.sha256": "\(r.configSha256)",
-            "reload.source": "\(r.source.rawValue)", "reload.result": "\(r.result.rawValue)",
-            "reload.duration_ms": "\(String(format: "%.2f", r.durationMs))",
-        ]
-        switch r.result {
-        case .applied:
-            meta["reload.added"] = "\(r.added)"
-            meta["reload.removed"] = "\(r.removed)"
-            meta["reload.modified"] = "\(r.modified)"
-            logger.info("reload applied", metadata: meta)
-        case .unchanged:
-            logger.info("reload unchanged: this content is already live", metadata: meta)
-        case .dryRun:
-            break
-        case .rejected:
-            meta["reload.errors"] = "\((r.errors ?? []).map { "\($0.line):\($0.column): \($0.path): \($0.message)" })"
-            logger.warning("reload rejected: the catalog is invalid; the live generation keeps serving", metadata: meta)
-        case .rolledBack:
-            meta["server.id"] = "\(r.server ?? "")"
-            meta["error"] = "\(r.error ?? "")"
-            logger.warning("reload rolled back: a warm start failed; the live generation keeps serving", metadata: meta)
-        case .refused:
-            meta["token.reason"] = "\(r.reason ?? "")"
-            meta["error"] = "\(r.message ?? "")"
-            logger.warning("reload refused: the token was not accepted", metadata: meta)
-        }
-    }
-
-    static func errorItem(_ d: CatalogDiagnostic) -> ReloadReport.ErrorItem {
-        ReloadReport.ErrorItem(path: d.path, line: d.line, column: d.column, message: d.message, hint: d.hint)
-    }
-
-    static func milliseconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
 }

@@ -232,8 +232,11 @@ struct RobustBackendTests {
         let loser = try #require(gateways.first { !$0.isRunning })
         #expect(loser.terminationStatus == 2)
         let winner = try #require(gateways.first { $0.isRunning })
-        let stats = try ControlClient.request(.unix(path: socket), method: "GET", path: "/stats")
-        #expect(stats.status == 200)
+        // The winner holds the lock before it binds: it answers once its socket is up.
+        try await eventually("the winner to answer on the socket") {
+            (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/stats"))?.status == 200
+        }
+        #expect(winner.isRunning)
         winner.terminate()
         try await eventually("the winner to stop") { !winner.isRunning }
     }

@@ -4,9 +4,7 @@ import HotswapCore
 import HotswapTestSupport
 import Testing
 
-func marker() -> String { "t\(UInt32.random(in: 0...UInt32.max))" }
-
-func catalog(_ marker: String, _ ids: [String], variant: String = "") -> String {
+func sidecarCatalog(_ marker: String, _ ids: [String], variant: String = "") -> String {
     "version: 1\nservers:\n"
         + ids.map { GatewayProcess.demo($0, name: "\($0)\(variant)", marker: marker) }.joined(separator: "\n")
 }
@@ -42,7 +40,7 @@ struct SidecarTests {
     @Test("ConfigMap updates by the kubelet's algorithm: each applied, confirmed and counted")
     func configMap() async throws {
         let m = marker()
-        let initial = catalog(m, ["a"])
+        let initial = sidecarCatalog(m, ["a"])
         var cm: KubeletConfigMap?
         let pair = try await Pair.start(marker: m, initial: initial) { gw in
             var c = try KubeletConfigMap(directory: gw.dir.url.appendingPathComponent("cm"))
@@ -55,7 +53,7 @@ struct SidecarTests {
         }
         #expect(try pair.generation() == 1, "the first push was `unchanged`: same content")
         for i in 1...3 {
-            let next = catalog(m, ["a", "b\(i)"])
+            let next = sidecarCatalog(m, ["a", "b\(i)"])
             try cm!.publish(["catalog.yaml": next, "README": "other key"])
             try await eventually("update \(i) to be applied") {
                 try pair.liveHash() == ContentHash.sha256(Array(next.utf8))
@@ -77,7 +75,7 @@ struct SidecarTests {
         arguments: [false, true])
     func edits(inotify: Bool) async throws {
         let m = marker()
-        let initial = catalog(m, ["a"])
+        let initial = sidecarCatalog(m, ["a"])
         // Polling alone (as on a Docker Desktop share or NFS), and polling with inotify hints. The settle time
         // is a full second here so that a busy CI machine stalling the slow writer below cannot make a pause
         // between its chunks look like a finished file.
@@ -87,14 +85,14 @@ struct SidecarTests {
         try await eventually("start") { try await pair.sidecar.metric("hotswap_sidecar_validations_total") == 1 }
 
         // Rename-save, as vim and most editors do.
-        let v2 = catalog(m, ["a", "b"])
+        let v2 = sidecarCatalog(m, ["a", "b"])
         let tmp = pair.gw.dir.file(".catalog.yaml.swp")
         try Data(v2.utf8).write(to: URL(fileURLWithPath: tmp))
         #expect(rename(tmp, pair.gw.configPath) == 0)
         try await eventually("rename-save applied") { try pair.liveHash() == ContentHash.sha256(Array(v2.utf8)) }
 
         // In-place rewrite (truncate and write), as `cat > file` does.
-        let v3 = catalog(m, ["a", "c"])
+        let v3 = sidecarCatalog(m, ["a", "c"])
         try Data(v3.utf8).write(to: URL(fileURLWithPath: pair.gw.configPath), options: [])
         try await eventually("in-place rewrite applied") { try pair.liveHash() == ContentHash.sha256(Array(v3.utf8)) }
         let before = try await pair.sidecar.metric("hotswap_sidecar_validations_total")
@@ -103,7 +101,7 @@ struct SidecarTests {
         // A slow in-place write: chunks 100 ms apart, well inside the 1 s settle. The pause is the stimulus
         // (a writer that takes its time), not synchronization: waiting for the sidecar's polls between chunks
         // was tried and cannot work, because a settling poller waits the settle time before its next read.
-        let v4 = Array(catalog(m, ["a", "c", "d", "e"]).utf8)
+        let v4 = Array(sidecarCatalog(m, ["a", "c", "d", "e"]).utf8)
         // The writer runs on a thread of its own: on the test process's small cooperative pool, other suites'
         // blocking calls could stall it past the settle time and make a pause look like a finished file.
         let path = pair.gw.configPath
@@ -128,7 +126,7 @@ struct SidecarTests {
     @Test("an invalid edit is logged with line and column and never signalled; a refused hash is not re-sent")
     func invalidAndRefused() async throws {
         let m = marker()
-        let initial = catalog(m, ["a"])
+        let initial = sidecarCatalog(m, ["a"])
         let pair = try await Pair.start(
             marker: m, initial: initial, watch: { gw in gw.configPath }, sidecarArgs: ["--reconcile-interval", "300ms"])
         try await eventually("start") {
@@ -148,7 +146,8 @@ struct SidecarTests {
 
         // Valid for the sidecar (which checks ${VAR} syntax only), refused by the gateway (VAR is unset there).
         let refused =
-            catalog(m, ["a"]) + "\n  - id: v\n    runtime: {type: local-process, command: \"${HOTSWAP_UNSET_\(m)}\"}\n"
+            sidecarCatalog(m, ["a"])
+            + "\n  - id: v\n    runtime: {type: local-process, command: \"${HOTSWAP_UNSET_\(m)}\"}\n"
         try Data(refused.utf8).write(to: URL(fileURLWithPath: pair.gw.configPath))
         try await eventually("the gateway's refusal") {
             try pair.gw.json("GET", "/stats").1["reloads"]?["rejected"] == 1
@@ -161,7 +160,7 @@ struct SidecarTests {
         #expect(try await pair.sidecar.metric("hotswap_sidecar_reloads_total{result=\"rejected\"}") == 1)
 
         // Fixing the file applies it.
-        let fixed = catalog(m, ["a", "b"])
+        let fixed = sidecarCatalog(m, ["a", "b"])
         try Data(fixed.utf8).write(to: URL(fileURLWithPath: pair.gw.configPath))
         try await eventually("the fix") { try pair.liveHash() == ContentHash.sha256(Array(fixed.utf8)) }
         try await pair.finish()
@@ -172,7 +171,7 @@ struct SidecarTests {
     )
     func convergence() async throws {
         let m = marker()
-        let initial = catalog(m, ["a"])
+        let initial = sidecarCatalog(m, ["a"])
         let gw = try await GatewayProcess(catalog: initial, arguments: ["--no-watch"], marker: m)
         let watched = try gw.dir.write("watched.yaml", initial)
         let sidecar = try await SidecarProcess(
@@ -182,7 +181,7 @@ struct SidecarTests {
             try await sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 1
         }
         try await gw.stop()
-        let next = catalog(m, ["a", "b"])
+        let next = sidecarCatalog(m, ["a", "b"])
         try Data(next.utf8).write(to: URL(fileURLWithPath: watched))
         try await eventually("a transport error while the gateway is down") {
             try await sidecar.metric("hotswap_sidecar_reloads_total{result=\"error\"}") >= 1

@@ -16,7 +16,7 @@ struct SignalModeTests {
         let keys = try TemporaryDirectory("keys")
         defer { keys.remove() }
         try keys.write("ops.secret", "a-shared-secret-of-at-least-32-bytes-for-sighup\n")
-        let initial = catalog(m, ["a"])
+        let initial = sidecarCatalog(m, ["a"])
         let gw = try await GatewayProcess(
             catalog: initial,
             arguments: [
@@ -33,7 +33,7 @@ struct SignalModeTests {
         try await eventually("start") {
             try await sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 1
         }
-        let next = catalog(m, ["a", "b"])
+        let next = sidecarCatalog(m, ["a", "b"])
         try Data(next.utf8).write(to: URL(fileURLWithPath: gw.configPath))
         try await eventually("the SIGHUP reload, confirmed") {
             try await sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 2
@@ -128,8 +128,9 @@ struct SignalModeTests {
         defer { keys.remove() }
         try keys.write("gw.secret", "a-shared-secret-of-at-least-32-bytes-for-once!\n")
         let gw = try await GatewayProcess(
-            catalog: catalog(m, ["a"]), arguments: ["--no-watch", "--verify-key", keys.file("gw.secret")], marker: m)
-        let next = try gw.dir.write("next.yaml", catalog(m, ["a", "b"]))
+            catalog: sidecarCatalog(m, ["a"]), arguments: ["--no-watch", "--verify-key", keys.file("gw.secret")],
+            marker: m)
+        let next = try gw.dir.write("next.yaml", sidecarCatalog(m, ["a", "b"]))
         func once(_ file: String, _ extra: [String] = []) throws -> ProcessOutput {
             try ProcessRunner.hotswap(
                 ["sidecar", "--once", "--watch", file, "--socket", gw.socket, "--once-timeout", "2s"] + extra)
@@ -138,10 +139,10 @@ struct SignalModeTests {
         #expect(applied.status == 0, "\(applied)")
         #expect(
             try gw.json("GET", "/stats").1["config_sha256"]?.stringValue
-                == ContentHash.sha256(Array(catalog(m, ["a", "b"]).utf8)))
+                == ContentHash.sha256(Array(sidecarCatalog(m, ["a", "b"]).utf8)))
         let invalid = try once(try gw.dir.write("bad.yaml", "version: 1\n"))
         #expect(invalid.status == 1, "\(invalid)")
-        let refused = try once(try gw.dir.write("other.yaml", catalog(m, ["c"])))
+        let refused = try once(try gw.dir.write("other.yaml", sidecarCatalog(m, ["c"])))
         #expect(refused.status == 3, "no token: \(refused)")
         #expect(refused.stderr.contains("missing"))
         let unreachable = try ProcessRunner.hotswap(

@@ -1,0 +1,120 @@
+import Foundation
+import HotswapAPI
+import HotswapCore
+import HotswapRuntime
+import Logging
+import NIOCore
+import Synchronization
+
+extension Backend {
+    // MARK: Stopping
+
+    /// Takes the backend out of service: no new leases; in-flight calls continue.
+    public func retire() {
+        state.withLock { _ = $0.machine.event(.retired) }
+    }
+
+    /// Waits for in-flight calls to finish, at most `timeout`, then stops the process.
+    /// Returns the number of calls that were still running when the time was up (and were cut).
+    @discardableResult
+    public func drainAndStop(timeout: Duration) async -> Int {
+        let drained = await waitForDrain(timeout: timeout)
+        let left = drained ? 0 : inFlight
+        if !drained {
+            logger.warning(
+                "drain timeout: stopping with calls in flight", metadata: ["drain.inflight": "\(left)"])
+        }
+        await stop(to: .stopped)
+        return left
+    }
+
+    func waitForDrain(timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let idle = self.state.withLock { s -> Bool in
+                        if s.inFlight == 0 { return true }
+                        s.drainWaiters.append(c)
+                        return false
+                    }
+                    if idle { c.resume() }
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            if !first {
+                // Release the waiter so its task can finish.
+                let waiters = self.state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                    defer { s.drainWaiters = [] }
+                    return s.drainWaiters
+                }
+                for w in waiters { w.resume() }
+            }
+            return first
+        }
+    }
+
+    /// Stops the process (SIGTERM to its group, SIGKILL after the grace period) and moves to `phase`.
+    public func stop(to phase: BackendState = .cold) async {
+        let (child, connection, starting) = state.withLock {
+            s -> (ChildProcess?, StdioConnection?, Task<Void, any Error>?) in
+            _ = s.machine.event(.stopBegan)
+            return (s.child, s.connection, s.starting)
+        }
+        if let starting { _ = try? await starting.value }
+        let (lateChild, lateConnection) = state.withLock { s in (s.child, s.connection) }
+        for c in [connection, lateConnection].compactMap({ $0 }) { c.close() }
+        var children = [child, lateChild].compactMap { $0 }
+        if children.count == 2, children[0] === children[1] { children.removeLast() }
+        for c in children {
+            await c.terminate(grace: stopGrace)
+            logger.info(
+                "stopped",
+                metadata: ["server.pid": "\(c.pid)", "exit": "\(ChildProcess.describe(status: c.exitStatus ?? 0))"])
+        }
+        state.withLock { s in
+            s.child = nil
+            s.connection = nil
+            _ = s.machine.event(.stopFinished(phase))
+        }
+    }
+
+    /// Stops an idle server whose `idle_ttl` has passed. True when it was stopped.
+    public func stopIfIdle(now: ContinuousClock.Instant = .now) async -> Bool {
+        let ttl = definition.idleTTL.duration
+        guard ttl > .zero else { return false }
+        let idle = state.withLock { s in
+            s.machine.phase == .ready && s.inFlight == 0 && !s.machine.retired && now - s.lastUsed >= ttl
+        }
+        guard idle else { return false }
+        logger.info("idle for \(definition.idleTTL); stopping until the next call")
+        await stop(to: .cold)
+        return true
+    }
+
+    // MARK: Operator lifecycle
+
+    /// `POST /servers/{id}/stop`: drain, stop, and refuse calls until started again.
+    public func operatorStop(drainTimeout: Duration) async {
+        state.withLock { _ = $0.machine.event(.operatorStop) }
+        _ = await waitForDrain(timeout: drainTimeout)
+        await stop(to: .stopped)
+    }
+
+    /// `POST /servers/{id}/start`.
+    public func operatorStart() async throws {
+        state.withLock { _ = $0.machine.event(.operatorStart) }
+        try await ensureStarted()
+    }
+
+    /// `POST /servers/{id}/restart`: drain, stop, start.
+    public func operatorRestart(drainTimeout: Duration) async throws {
+        await operatorStop(drainTimeout: drainTimeout)
+        try await operatorStart()
+    }
+}
