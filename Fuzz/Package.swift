@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The code under test (symlinks into ../Sources), as the main Package.swift declares it.
@@ -33,9 +35,24 @@ let package = Package(
         .target(name: "CHotswapSys"),
         .target(name: "HotswapCore", dependencies: ["CYAML", "COpenSSL"], swiftSettings: instrumented),
         .target(name: "HotswapAPI", dependencies: ["HotswapCore"], swiftSettings: instrumented),
-        .target(name: "HotswapRuntime", dependencies: ["HotswapCore", "CHotswapSys"], swiftSettings: instrumented),
         .target(
-            name: "HotswapClient", dependencies: ["HotswapCore"],
+            name: "HotswapRuntime",
+            dependencies: [
+                "HotswapCore", "CHotswapSys",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: instrumented),
+        .target(
+            name: "HotswapWatch",
+            dependencies: [
+                "HotswapCore", "HotswapAPI", "HotswapRuntime", "HotswapClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: instrumented),
+        .target(
+            name: "HotswapClient", dependencies: ["HotswapCore", "HotswapAPI"],
             // For `@testable import`: the reply parser is internal.
             swiftSettings: instrumented + [.unsafeFlags(["-enable-testing"])]),
         .target(
@@ -44,6 +61,7 @@ let package = Package(
                 "HotswapCore",
                 "HotswapAPI",
                 "HotswapRuntime",
+                "HotswapWatch",
                 "CHotswapSys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

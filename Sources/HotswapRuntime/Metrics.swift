@@ -49,11 +49,41 @@ public struct MetricsSink: Sendable {
     ]
 }
 
-/// A counter with labels; each label set's handle is made once and kept (a tool call must not register one).
+/// The handles of one series, by label set: each made once and kept (a tool call must not register one).
+private final class Handles<Handle: Sendable>: Sendable {
+    private let handles = Mutex<[[String]: Handle]>([:])
+
+    static func key(_ labels: [String: String]) -> (key: [String], dimensions: [(String, String)]) {
+        let dimensions = labels.sorted { $0.key < $1.key }
+        return (dimensions.flatMap { [$0.key, $0.value] }, dimensions)
+    }
+
+    func handle(_ labels: [String: String], make: ([(String, String)]) -> Handle) -> Handle {
+        let (key, dimensions) = Self.key(labels)
+        return handles.withLock { h in
+            if let existing = h[key] { return existing }
+            let made = make(dimensions)
+            h[key] = made
+            return made
+        }
+    }
+
+    /// Removes the label sets not in `keep`, and returns their handles.
+    func removeAll(except keep: [[String: String]]) -> [Handle] {
+        let kept = Set(keep.map { Self.key($0).key })
+        return handles.withLock { h in
+            let stale = h.filter { !kept.contains($0.key) }
+            for key in stale.keys { h[key] = nil }
+            return Array(stale.values)
+        }
+    }
+}
+
+/// A counter with labels.
 public final class CounterSeries: Sendable {
     private let name: String
     private let sink: MetricsSink
-    private let handles = Mutex<[[String]: CoreMetrics.Counter]>([:])
+    private let handles = Handles<CoreMetrics.Counter>()
 
     public init(_ name: String, in sink: MetricsSink) {
         self.name = name
@@ -71,14 +101,7 @@ public final class CounterSeries: Sendable {
     }
 
     private func handle(_ labels: [String: String]) -> CoreMetrics.Counter {
-        let dimensions = labels.sorted { $0.key < $1.key }
-        let key = dimensions.flatMap { [$0.key, $0.value] }
-        return handles.withLock { h in
-            if let c = h[key] { return c }
-            let c = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: sink.factory)
-            h[key] = c
-            return c
-        }
+        handles.handle(labels) { CoreMetrics.Counter(label: name, dimensions: $0, factory: sink.factory) }
     }
 }
 
@@ -87,7 +110,7 @@ public final class CounterSeries: Sendable {
 public final class GaugeSeries: Sendable {
     private let name: String
     private let sink: MetricsSink
-    private let handles = Mutex<[[String]: CoreMetrics.Gauge]>([:])
+    private let handles = Handles<CoreMetrics.Gauge>()
 
     public init(_ name: String, in sink: MetricsSink) {
         self.name = name
@@ -95,25 +118,11 @@ public final class GaugeSeries: Sendable {
     }
 
     public func set(_ value: Double, labels: [String: String] = [:]) {
-        let dimensions = labels.sorted { $0.key < $1.key }
-        let key = dimensions.flatMap { [$0.key, $0.value] }
-        let gauge = handles.withLock { h in
-            if let g = h[key] { return g }
-            let g = CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: sink.factory)
-            h[key] = g
-            return g
-        }
-        gauge.record(value)
+        handles.handle(labels) { CoreMetrics.Gauge(label: name, dimensions: $0, factory: sink.factory) }.record(value)
     }
 
     public func replaceAll(_ series: [([String: String], Double)]) {
-        let keep = Set(series.map { $0.0.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] } })
-        let gone = handles.withLock { h -> [CoreMetrics.Gauge] in
-            let stale = h.filter { !keep.contains($0.key) }
-            for key in stale.keys { h[key] = nil }
-            return Array(stale.values)
-        }
-        for g in gone { g.destroy() }
+        for gone in handles.removeAll(except: series.map(\.0)) { gone.destroy() }
         for (labels, value) in series { set(value, labels: labels) }
     }
 }
