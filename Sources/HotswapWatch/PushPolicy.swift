@@ -42,9 +42,13 @@ public struct PushPolicy: Sendable, Equatable {
     public let minBackoff: Duration
     public let maxBackoff: Duration
 
-    public init(minBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30)) {
+    /// - Parameter live: content already live and valid when the controller starts (the gateway's own startup
+    ///   catalog): it is not pushed again.
+    public init(minBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30), live: String? = nil) {
         self.minBackoff = minBackoff
         self.maxBackoff = maxBackoff
+        self.valid = live
+        self.applied = live
     }
 
     /// Applies one event at `now`; `jitter` (0..<1) spreads retries of a fleet (a fraction of the backoff added).

@@ -60,15 +60,11 @@ public final class ReloadController: Sendable {
         self.fileSystem = fileSystem
         self.clock = clock
         self.metrics = WatchMetrics(prefix: configuration.metricsPrefix, sink: metrics)
-        var policy = PushPolicy(minBackoff: configuration.minBackoff, maxBackoff: configuration.maxBackoff)
+        let policy = PushPolicy(
+            minBackoff: configuration.minBackoff, maxBackoff: configuration.maxBackoff, live: configuration.initialHash)
         var poller = CatalogPoller(settings: configuration.poller, fileSystem: fileSystem)
+        if let initial = configuration.initialHash { poller.markSettled(hash: initial) }
         let now = clock.now()
-        if let initial = configuration.initialHash {
-            poller.markSettled(hash: initial)
-            _ = policy.event(.validated(hash: initial), now: now)
-            _ = policy.takePush(now: now)
-            _ = policy.event(.answered(hash: initial, .confirmed(generation: 0)), now: now)
-        }
         self.poller = Mutex(poller)
         self.state = Mutex(
             State(policy: policy, started: now, nextReconcile: now + configuration.reconcileInterval))

@@ -121,4 +121,14 @@ struct PushPolicyTests {
         #expect(empty.event(.observedLive(hash: "old"), now: t0) == .none, "nothing valid read yet")
         #expect(empty.event(.tick, now: t0) == .none)
     }
+
+    @Test("content live at start (the gateway's startup catalog) is valid and applied, and not pushed")
+    func startsLive() {
+        var p = PushPolicy(live: "a")
+        #expect(p.valid == "a" && p.applied == "a" && !p.pending)
+        #expect(p.event(.tick, now: t0) == .none)
+        #expect(p.takePush(now: t0) == nil)
+        #expect(p.event(.observedLive(hash: "a"), now: t0) == .none)
+        #expect(p.event(.validated(hash: "b"), now: t0) == .push(hash: "b"))
+    }
 }

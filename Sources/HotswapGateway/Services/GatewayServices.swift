@@ -117,7 +117,6 @@ struct WatchService: Service {
         watch.validation = .deferred
         watch.metricsPrefix = "hotswap_watch"
         watch.initialHash = initial.configSha256.isEmpty ? nil : initial.configSha256
-        watch.inotifyHint = false
         controller = ReloadController(configuration: watch, logger: logger, metrics: registry.metricsSink)
     }
 
