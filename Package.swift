@@ -153,7 +153,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HotswapGatewayTests",
-            dependencies: ["HotswapCore", "HotswapAPI", "HotswapGateway"]
+            dependencies: [
+                "HotswapCore", "HotswapAPI", "HotswapRuntime", "HotswapGateway", "HotswapTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "HotswapSidecarTests",

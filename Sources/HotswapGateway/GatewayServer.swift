@@ -90,6 +90,22 @@ public final class Gateway: Sendable {
     public func run() async throws {
         // Writes to a child that has exited must fail with EPIPE, not kill the gateway.
         signal(SIGPIPE, SIG_IGN)
+        // The registry's supervisor (backend starts, restart timers, drains) runs beside everything else from
+        // the first reload on, and ends with the registry's shutdown, which every way out of `serve` reaches.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.registry.supervise() }
+            do {
+                try await serve()
+            } catch {
+                await registry.shutdown(timeout: configuration.shutdownTimeout)
+                throw error
+            }
+            await registry.shutdown(timeout: configuration.shutdownTimeout)
+        }
+        logger.info("stopped")
+    }
+
+    private func serve() async throws {
         let initial = await registry.submit(ReloadRequest(bytes: nil, source: .startup))
         if initial.result != .applied {
             logger.error(
@@ -179,7 +195,6 @@ public final class Gateway: Sendable {
                 "--listen \(configuration.listen ?? ""): the address is already in use (another gateway?); "
                     + "pick another with --listen HOST:PORT, or --no-listen for the control socket only")
         }
-        logger.info("stopped")
     }
 
     private func quiet(_ logger: Logger) -> Logger {

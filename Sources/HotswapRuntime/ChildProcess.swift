@@ -109,8 +109,9 @@ public final class ChildProcess: Sendable {
 
     public var hasExited: Bool { exitStatus != nil }
 
-    /// Calls `body` once the child has exited (at once if it has).
-    private func onExit(_ body: @escaping @Sendable (Int32) -> Void) {
+    /// Calls `body` once the child has exited (at once if it has), on the thread that reaped it: an exit watch
+    /// that needs no task of its own.
+    public func onExit(_ body: @escaping @Sendable (Int32) -> Void) {
         let done = exit.withLock { state -> Int32? in
             if let s = state.status { return s }
             state.waiters.append(body)

@@ -24,15 +24,16 @@ enum GatewayBench {
         return Array(out.utf8)
     }
 
+    /// A registry on its own, as the gateway's services would hold it; its supervisor (backend starts, timers,
+    /// drains) runs in a task that ends when the registry is shut down.
     static func registry(logger: Logger) -> (Registry, GatewayMetrics) {
         let metrics = GatewayMetrics()
         var settings = Registry.Settings(configPath: nil, environment: ProcessInfo.processInfo.environment)
         settings.stopGrace = .seconds(2)
-        return (
-            Registry(
-                settings: settings, group: MultiThreadedEventLoopGroup.singleton, logger: logger, metrics: metrics),
-            metrics
-        )
+        let registry = Registry(
+            settings: settings, group: MultiThreadedEventLoopGroup.singleton, logger: logger, metrics: metrics)
+        Task { await registry.supervise() }
+        return (registry, metrics)
     }
 
     static func run(quick: Bool) async throws {
@@ -67,8 +68,12 @@ enum GatewayBench {
         let child = try ChildProcess.spawn(
             command: demo, arguments: ["--name", "direct"], environment: ProcessInfo.processInfo.environment,
             workingDirectory: nil)
-        let direct = try await StdioConnection.connect(
-            to: child, serverID: "direct", group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let tasks = TaskSupervisor()
+        let direct = RPCSession(serverID: "direct", logger: logger, tasks: tasks)
+        direct.attach(
+            try await StdioTransport.connect(
+                to: child, serverID: "direct", group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                events: direct.events))
         _ = try await direct.request(
             method: "initialize",
             params: [
@@ -82,6 +87,7 @@ enum GatewayBench {
             directSamples.add(ContinuousClock.now - t0)
         }
         direct.close()
+        await tasks.finish(cancelling: true)
         await child.terminate(grace: .seconds(1))
 
         let (registry, metrics) = registry(logger: logger)

@@ -3,6 +3,7 @@ import HotswapAPI
 import HotswapClient
 import HotswapCore
 import HotswapGateway
+import HotswapRuntime
 import HotswapTestSupport
 import Logging
 import NIOPosix
@@ -192,9 +193,13 @@ struct RobustBackendTests {
         let text = "version: 1\nservers:\n" + misbehaving("s", marker: m, flags: ["--initialize-gate", gate])
         let catalog = try #require(
             CatalogLoader.load(Array(text.utf8), options: CatalogLoadOptions(environment: .expand([:]))).catalog)
+        let tasks = TaskSupervisor()
+        async let supervised: Void = tasks.run()
         let backend = Backend(
             definition: catalog.servers[0], environment: ProcessInfo.processInfo.environment,
-            group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"), stopGrace: .seconds(2))
+            launcher: ProcessLauncher(group: MultiThreadedEventLoopGroup.singleton), logger: Logger(label: "test"),
+            tasks: tasks,
+            stopGrace: .seconds(2))
         let starting = Task { try await backend.ensureStarted() }
         try await eventually("the server to be spawned and waiting in initialize") {
             backend.phase == .starting && !GatewayProcess.processes(matching: m).isEmpty
@@ -208,6 +213,8 @@ struct RobustBackendTests {
         await backend.drainAndStop(timeout: .seconds(2))
         #expect(backend.phase == .stopped)
         try await eventually("its process to be gone") { GatewayProcess.processes(matching: m).isEmpty }
+        await tasks.finish(cancelling: true)
+        await supervised
     }
 
     /// Issue 9, item 6: two gateways started at the same moment on one control socket both kept running.

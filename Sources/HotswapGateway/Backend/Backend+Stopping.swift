@@ -61,25 +61,23 @@ extension Backend {
 
     /// Stops the process (SIGTERM to its group, SIGKILL after the grace period) and moves to `phase`.
     public func stop(to phase: BackendState = .cold) async {
-        let (child, connection, starting) = state.withLock {
-            s -> (ChildProcess?, StdioConnection?, Task<Void, any Error>?) in
+        let (link, session, starting) = state.withLock {
+            s -> ((any BackendLink)?, RPCSession?, SharedOutcome<Void>?) in
             _ = s.machine.event(.stopBegan)
-            return (s.child, s.connection, s.starting)
+            return (s.link, s.session, s.starting)
         }
-        if let starting { _ = try? await starting.value }
-        let (lateChild, lateConnection) = state.withLock { s in (s.child, s.connection) }
-        for c in [connection, lateConnection].compactMap({ $0 }) { c.close() }
-        var children = [child, lateChild].compactMap { $0 }
-        if children.count == 2, children[0] === children[1] { children.removeLast() }
-        for c in children {
-            await c.terminate(grace: stopGrace)
-            logger.info(
-                "stopped",
-                metadata: ["server.pid": "\(c.pid)", "exit": "\(ChildProcess.describe(status: c.exitStatus ?? 0))"])
+        if let starting { _ = try? await starting.value() }
+        let (lateLink, lateSession) = state.withLock { s in (s.link, s.session) }
+        for c in [session, lateSession].compactMap({ $0 }) { c.close() }
+        var links = [link, lateLink].compactMap { $0 }
+        if links.count == 2, links[0] === links[1] { links.removeLast() }
+        for l in links {
+            let how = await l.terminate(grace: stopGrace)
+            logger.info("stopped", metadata: ["server.pid": "\(l.pid ?? 0)", "exit": "\(how)"])
         }
         state.withLock { s in
-            s.child = nil
-            s.connection = nil
+            s.link = nil
+            s.session = nil
             _ = s.machine.event(.stopFinished(phase))
         }
     }

@@ -21,22 +21,26 @@ public final class Backend: Sendable {
     public let instance: Int
 
     let baseEnvironment: [String: String]
-    let group: any EventLoopGroup
+    let launcher: any BackendLauncher
     let logger: Logger
     let stopGrace: Duration
     let onToolsChanged: @Sendable () -> Void
+    /// Owns every task the backend needs beyond its callers' (starts, restart timers, tool refreshes, the
+    /// server's requests): the registry's, run in the registry service's task group.
+    let tasks: TaskSupervisor
+    let slots: ConcurrencyLimit
     let state: Mutex<State>
 
     struct State {
         /// Every lifecycle rule; the fields below are the resources it governs.
         var machine = BackendStateMachine()
-        var child: ChildProcess?
-        var connection: StdioConnection?
-        var starting: Task<Void, any Error>?
+        /// What runs behind the transport (the process), while started.
+        var link: (any BackendLink)?
+        var session: RPCSession?
+        /// The start in progress, which every caller that arrives meanwhile joins.
+        var starting: SharedOutcome<Void>?
         var inFlight = 0
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
-        var slotWaiters: [CheckedContinuation<Void, Never>] = []
-        var active = 0
         var tools: [JSONValue]?
         var lastUsed = ContinuousClock.now
     }
@@ -44,12 +48,14 @@ public final class Backend: Sendable {
     static let counter = Atomic<Int>(0)
 
     public init(
-        definition: ServerDefinition, environment: [String: String], group: any EventLoopGroup, logger: Logger,
-        stopGrace: Duration = .seconds(5), onToolsChanged: @escaping @Sendable () -> Void = {}
+        definition: ServerDefinition, environment: [String: String], launcher: any BackendLauncher, logger: Logger,
+        tasks: TaskSupervisor, stopGrace: Duration = .seconds(5), onToolsChanged: @escaping @Sendable () -> Void = {}
     ) {
         self.definition = definition
         self.baseEnvironment = environment
-        self.group = group
+        self.launcher = launcher
+        self.tasks = tasks
+        self.slots = ConcurrencyLimit(definition.maxConcurrency)
         self.stopGrace = stopGrace
         self.onToolsChanged = onToolsChanged
         self.instance = Self.counter.add(1, ordering: .relaxed).newValue
@@ -74,7 +80,7 @@ public final class Backend: Sendable {
     public var status: Status {
         state.withLock { s in
             Status(
-                state: s.machine.phase, inFlight: s.inFlight, pid: s.child.map { $0.pid }, restarts: s.machine.restarts,
+                state: s.machine.phase, inFlight: s.inFlight, pid: s.link?.pid, restarts: s.machine.restarts,
                 tools: (s.tools ?? []).compactMap { $0["name"]?.stringValue }, lastError: s.machine.lastError)
         }
     }
@@ -87,7 +93,7 @@ public final class Backend: Sendable {
             tools: s.tools, runtime: definition.runtime.typeName, instance: instance, lastError: s.lastError)
     }
 
-    public var pid: Int32? { state.withLock { $0.child?.pid } }
+    public var pid: Int32? { state.withLock { $0.link?.pid } }
     public var phase: BackendState { state.withLock { $0.machine.phase } }
     public var inFlight: Int { state.withLock { $0.inFlight } }
     public var isRunning: Bool { state.withLock { $0.machine.phase == .ready || $0.machine.phase == .starting } }
@@ -124,53 +130,24 @@ public final class Backend: Sendable {
     // MARK: Calls
 
     /// Sends a request to the server, starting it first if it is cold. The caller holds a lease.
+    /// The caller's task being cancelled (its client went away) cancels the call: it leaves the queue for a slot,
+    /// or the server is told with `notifications/cancelled`; either way the slot is free at once.
     public func call(method: String, params: JSONValue?) async throws -> RPCOutcome {
         try await ensureStarted()
-        try await takeSlot()
-        defer { giveSlot() }
-        guard let connection = state.withLock({ $0.connection }) else {
+        try await slots.acquire()
+        defer { slots.release() }
+        guard let session = state.withLock({ $0.session }) else {
             throw BackendError(.unavailable, "server '\(id)' stopped before the call could be sent")
         }
-        let outcome = try await connection.request(
+        let outcome = try await session.request(
             method: method, params: params, timeout: definition.requestTimeout.duration)
         state.withLock { $0.lastUsed = .now }
         return outcome
     }
 
-    /// Forwards a notification (such as `notifications/cancelled`) when the server is running.
+    /// Forwards a notification when the server is running.
     public func notify(method: String, params: JSONValue?) {
-        state.withLock { $0.connection }?.notify(method: method, params: params)
-    }
-
-    func takeSlot() async throws {
-        let limit = definition.maxConcurrency
-        let granted = state.withLock { s -> Bool in
-            guard s.active < limit else { return false }
-            s.active += 1
-            return true
-        }
-        if granted { return }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.active < limit {
-                    s.active += 1
-                    return true
-                }
-                s.slotWaiters.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
-    }
-
-    func giveSlot() {
-        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            // The slot passes straight to the next waiter, which then owns it.
-            if !s.slotWaiters.isEmpty { return s.slotWaiters.removeFirst() }
-            s.active -= 1
-            return nil
-        }
-        next?.resume()
+        state.withLock { $0.session }?.notify(method: method, params: params)
     }
 
     // MARK: Starting
@@ -178,35 +155,55 @@ public final class Backend: Sendable {
     /// Starts the server without waiting for it; `completion` gets nil once it is ready, or the error. The start
     /// itself is bounded by `start_timeout`, so this never runs on forever.
     public func startInBackground(_ completion: @escaping @Sendable ((any Error)?) -> Void) {
-        Task {
+        let spawned = tasks.spawn {
             do {
-                try await ensureStarted()
+                try await self.ensureStarted()
                 completion(nil)
             } catch {
                 completion(error)
             }
         }
+        if !spawned { completion(BackendError(.unavailable, "the gateway is shutting down")) }
     }
 
     /// Starts the process and completes the MCP handshake (`initialize`, `notifications/initialized`,
-    /// `tools/list`) unless it is already running. Concurrent callers share one start.
+    /// `tools/list`) unless it is already running. Concurrent callers share one start, which runs in the
+    /// supervisor's group: a caller that goes away stops waiting, and the start goes on for the others.
     public func ensureStarted() async throws {
-        let task: Task<Void, any Error>? = try state.withLock { s in
+        let (outcome, begin) = try state.withLock { s -> (SharedOutcome<Void>?, Bool) in
             switch s.machine.event(.startRequested(now: .now)) {
             case .ready, .none, .restartAfter:
-                return nil
+                return (nil, false)
             case .join:
-                return s.starting
+                return (s.starting, false)
             case .refuse(let reason):
                 let next = s.machine.stoppedByOperator ? "; POST /servers/\(id)/start" : ""
                 throw BackendError(.unavailable, "server '\(id)' \(reason)\(next)")
             case .start:
-                let t = Task { try await self.start() }
-                s.starting = t
-                return t
+                let outcome = SharedOutcome<Void>()
+                s.starting = outcome
+                return (outcome, true)
             }
         }
-        try await task?.value
+        guard let outcome else { return }
+        if begin {
+            let spawned = tasks.spawn {
+                do {
+                    try await self.start()
+                    outcome.complete(.success(()))
+                } catch {
+                    outcome.complete(.failure(error))
+                }
+            }
+            if !spawned {
+                state.withLock { s in
+                    _ = s.machine.event(.startFailed("the gateway is shutting down", now: .now, random: 0))
+                    s.starting = nil
+                }
+                outcome.complete(.failure(BackendError(.unavailable, "the gateway is shutting down")))
+            }
+        }
+        try await outcome.value()
     }
 
     func start() async throws {
@@ -223,33 +220,20 @@ public final class Backend: Sendable {
             return left
         }
         do {
-            guard case .localProcess(let local) = definition.runtime else {
-                throw BackendError(
-                    .startFailed, "server '\(id)': remote runtimes are not supported by this gateway build yet")
-            }
-            var environment = baseEnvironment
-            for (k, v) in local.env { environment[k] = v }
-            let child = try ChildProcess.spawn(
-                command: Self.resolve(command: local.command, path: environment["PATH"]), arguments: local.args,
-                environment: environment, workingDirectory: local.workingDir,
-                displayName: local.asWritten.value.command)
-            logger.info(
-                "started",
-                metadata: ["server.pid": "\(child.pid)", "server.command": "\(local.asWritten.value.command)"])
-            let connection = try await StdioConnection.connect(
-                to: child, serverID: id, group: group, logger: logger,
-                onNotification: { [weak self] message in self?.notification(message) })
+            let session = RPCSession(
+                serverID: id, logger: logger, tasks: tasks,
+                handlers: .init(notification: { [weak self] message in self?.notification(message) }))
+            let link = try await launcher.launch(
+                definition, environment: baseEnvironment, logger: logger, events: session.events)
+            session.attach(link.transport)
             state.withLock { s in
-                s.child = child
-                s.connection = connection
+                s.link = link
+                s.session = session
             }
-            Task { [weak self] in
-                let status = await child.waitForExit()
-                self?.exited(child: child, status: status)
-            }
+            link.onEnd { [weak self] description in self?.ended(link, description) }
             let initialize: RPCOutcome
             do {
-                initialize = try await connection.request(
+                initialize = try await session.request(
                     method: "initialize",
                     params: [
                         "protocolVersion": .string(backendProtocolVersion), "capabilities": [:],
@@ -263,10 +247,10 @@ public final class Backend: Sendable {
             if case .error(let e) = initialize {
                 throw BackendError(.startFailed, "server '\(id)' refused initialize: \(e.text)")
             }
-            connection.notify(method: "notifications/initialized", params: nil)
+            session.notify(method: "notifications/initialized", params: nil)
             let tools: [JSONValue]
             do {
-                tools = try await listTools(connection, timeout: try remaining())
+                tools = try await listTools(session, timeout: try remaining())
             } catch let error as BackendError where error.kind == .timeout {
                 throw BackendError(
                     .startFailed,
@@ -279,46 +263,33 @@ public final class Backend: Sendable {
                 s.starting = nil
                 s.lastUsed = .now
             }
-            logger.info("ready", metadata: ["server.pid": "\(child.pid)", "server.tools": "\(tools.count)"])
+            logger.info("ready", metadata: ["server.pid": "\(link.pid ?? 0)", "server.tools": "\(tools.count)"])
         } catch {
             let message = (error as? BackendError)?.message ?? "\(error)"
-            let (child, connection) = state.withLock { s -> (ChildProcess?, StdioConnection?) in
+            let (link, session) = state.withLock { s -> ((any BackendLink)?, RPCSession?) in
                 _ = s.machine.event(.startFailed(message, now: .now, random: .random(in: 0..<1)))
                 s.starting = nil
                 defer {
-                    s.child = nil
-                    s.connection = nil
+                    s.link = nil
+                    s.session = nil
                 }
-                return (s.child, s.connection)
+                return (s.link, s.session)
             }
-            connection?.close()
-            if let child { await child.terminate(grace: stopGrace) }
+            session?.close()
+            if let link { _ = await link.terminate(grace: stopGrace) }
             logger.warning("start failed", metadata: ["error": "\(message)"])
             throw BackendError(.startFailed, message)
         }
     }
 
-    /// A bare command name is looked up on PATH and then next to the running executable, so the
-    /// `mcp-demo-server` built beside `hotswap` runs without installing either.
-    static func resolve(command: String, path: String?) -> String {
-        guard !command.contains("/") else { return command }
-        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(command)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        let own = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        let sibling = own.appendingPathComponent(command).path
-        return access(sibling, X_OK) == 0 ? sibling : command
-    }
-
     /// `tools/list`, following `nextCursor`, filtered by the catalog's allow and deny lists.
-    func listTools(_ connection: StdioConnection, timeout: Duration? = nil) async throws -> [JSONValue] {
+    func listTools(_ session: RPCSession, timeout: Duration? = nil) async throws -> [JSONValue] {
         var tools: [JSONValue] = []
         var cursor: JSONValue?
         let deadline = ContinuousClock.now + (timeout ?? definition.requestTimeout.duration)
         for _ in 0..<100 {
             let params: JSONValue? = cursor.map { ["cursor": $0] }
-            let outcome = try await connection.request(
+            let outcome = try await session.request(
                 method: "tools/list", params: params, timeout: max(.milliseconds(1), deadline - .now))
             guard case .result(let result) = outcome else {
                 // A server without tools may answer "method not found": it simply has none.
@@ -333,27 +304,24 @@ public final class Backend: Sendable {
 
     func notification(_ message: JSONValue) {
         guard message["method"]?.stringValue == "notifications/tools/list_changed" else { return }
-        Task {
-            guard let connection = state.withLock({ $0.connection }) else { return }
-            if let tools = try? await listTools(connection) {
-                state.withLock { $0.tools = tools }
-                onToolsChanged()
+        tasks.spawn { [weak self] in
+            guard let self, let session = self.state.withLock({ $0.session }) else { return }
+            if let tools = try? await self.listTools(session) {
+                self.state.withLock { $0.tools = tools }
+                self.onToolsChanged()
             }
         }
     }
 
     // MARK: Exit, crash, restart
 
-    func exited(child: ChildProcess, status: Int32) {
-        // The leader is gone: whatever it started in its process group goes too, or each crash would leave
-        // one more set of orphans behind.
-        child.signalGroup(SIGKILL)
-        let description = ChildProcess.describe(status: status)
+    func ended(_ link: any BackendLink, _ description: String) {
+        link.reap()
         let restartDelay = state.withLock { s -> Duration? in
-            guard s.child === child else { return nil }
-            s.connection?.close()
-            s.connection = nil
-            s.child = nil
+            guard s.link === link else { return nil }
+            s.session?.close()
+            s.session = nil
+            s.link = nil
             // An exit nobody asked for is a crash, and restarts with backoff.
             guard
                 case .restartAfter(let delay) = s.machine.event(
@@ -362,15 +330,16 @@ public final class Backend: Sendable {
             return delay
         }
         guard let restartDelay else {
-            logger.debug("exited", metadata: ["server.pid": "\(child.pid)", "exit": "\(description)"])
+            logger.debug("exited", metadata: ["server.pid": "\(link.pid ?? 0)", "exit": "\(description)"])
             return
         }
         logger.warning(
             "crashed; restarting with backoff",
-            metadata: ["server.pid": "\(child.pid)", "exit": "\(description)", "backoff": "\(restartDelay)"])
-        Task { [weak self] in
-            try? await Task.sleep(for: restartDelay)
-            guard let self else { return }
+            metadata: ["server.pid": "\(link.pid ?? 0)", "exit": "\(description)", "backoff": "\(restartDelay)"])
+        // The timer is cancelled with the supervisor at shutdown; a backend stopped meanwhile is not restarted
+        // (the state machine answers `.restartDue` with nothing then).
+        tasks.spawn { [weak self] in
+            guard (try? await Task.sleep(for: restartDelay)) != nil, let self else { return }
             let due = self.state.withLock { $0.machine.event(.restartDue) == .start }
             if due { try? await self.ensureStarted() }
         }

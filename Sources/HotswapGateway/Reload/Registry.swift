@@ -67,7 +67,8 @@ public actor Registry {
 
     let settings: Settings
     nonisolated let fileLane = BlockingLane(label: "config")
-    let group: any EventLoopGroup
+    /// Starts what runs behind each backend: child processes, or an in-memory server in tests.
+    let launcher: any BackendLauncher
     let logger: Logger
     let metrics: GatewayMetrics
     /// Where the gateway's series go; its own watcher adds its series there too.
@@ -87,7 +88,11 @@ public actor Registry {
     public internal(set) var phase: Phase = .serving
     /// Waiters are the callers that joined a follow-up; the caller that starts the queue waits on nothing (nil).
     var queue = ReloadQueue<ReloadRequest, CheckedContinuation<Turn, Never>?>()
-    let drains: DrainSupervisor
+    /// Every drain of a retired backend; waited for at shutdown.
+    let drains = TaskSupervisor()
+    /// Every backend's own tasks (starts, restart timers, tool refreshes, server requests); cancelled at
+    /// shutdown once the backends have stopped.
+    let backendTasks = TaskSupervisor()
 
     public enum Phase: Sendable, Equatable { case serving, shuttingDown, stopped }
 
@@ -102,12 +107,20 @@ public actor Registry {
         settings: Settings, group: any EventLoopGroup, logger: Logger, metrics: GatewayMetrics,
         toolsChanged: @escaping @Sendable () -> Void = {}
     ) {
+        self.init(
+            settings: settings, launcher: ProcessLauncher(group: group), logger: logger, metrics: metrics,
+            toolsChanged: toolsChanged)
+    }
+
+    public init(
+        settings: Settings, launcher: any BackendLauncher, logger: Logger, metrics: GatewayMetrics,
+        toolsChanged: @escaping @Sendable () -> Void = {}
+    ) {
         self.settings = settings
-        self.group = group
+        self.launcher = launcher
         self.logger = logger
         self.metrics = metrics
         self.toolsChanged = toolsChanged
-        self.drains = DrainSupervisor(metrics: metrics)
     }
 
     public nonisolated var isReady: Bool { live != nil }
@@ -297,7 +310,12 @@ public actor Registry {
         let kept = Set(backends.map(\.instance))
         for b in old?.backends ?? [] where !kept.contains(b.instance) {
             b.retire()
-            drains.drain(b, timeout: b.definition.drainTimeout.duration)
+            let metrics = self.metrics
+            drains.spawn {
+                let began = ContinuousClock.now
+                await b.drainAndStop(timeout: b.definition.drainTimeout.duration)
+                metrics.drainDuration.observe((ContinuousClock.now - began).inSeconds)
+            }
         }
         var r = baseReport(.applied, sha: sha, source: request.source)
         fill(&r, diff: diff, servers: catalog.servers.count, start: start)
@@ -342,26 +360,33 @@ public actor Registry {
         Backend(
             definition: server,
             environment: ChildEnvironment.base(from: settings.environment, passing: settings.passEnvironment),
-            group: group, logger: logger,
+            launcher: launcher, logger: logger, tasks: backendTasks,
             stopGrace: settings.stopGrace, onToolsChanged: toolsChanged)
     }
 
-    /// Runs drains for the registry's lifetime (the registry service's task group owns them).
-    public func superviseDrains() async {
-        await drains.run()
+    /// Runs the registry's background work (drains, and every backend's tasks) for its lifetime; returns after
+    /// `shutdown`. The registry service's task group runs it; so must anything else that uses a registry.
+    public nonisolated func supervise() async {
+        async let drained: Void = drains.run()
+        await backendTasks.run()
+        await drained
     }
 
     /// Stops every backend: in-flight calls get up to `timeout`, then processes are terminated. Reloads asked
     /// for from now on change nothing; one warming now swaps nothing in.
+    /// A second call (the gateway's last word after its services) waits for the supervisors too, so
+    /// `supervise()` always returns.
     public func shutdown(timeout: Duration) async {
-        guard phase == .serving else { return }
-        phase = .shuttingDown
-        let backends = live?.backends ?? []
-        for b in backends { b.retire() }
-        await withTaskGroup(of: Void.self) { group in
-            for b in backends { group.addTask { await b.drainAndStop(timeout: timeout) } }
+        if phase == .serving {
+            phase = .shuttingDown
+            let backends = live?.backends ?? []
+            for b in backends { b.retire() }
+            await withTaskGroup(of: Void.self) { group in
+                for b in backends { group.addTask { await b.drainAndStop(timeout: timeout) } }
+            }
         }
         await drains.finish()
+        await backendTasks.finish(cancelling: true)
         phase = .stopped
     }
 

@@ -19,13 +19,10 @@ struct RegistryService: Service {
     let logger: Logger
 
     func run() async throws {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await registry.superviseDrains() }
-            try? await gracefulShutdown()
-            logger.info(
-                "shutting down: draining in-flight calls and stopping servers", metadata: ["timeout": "\(timeout)"])
-            await registry.shutdown(timeout: timeout)
-        }
+        try? await gracefulShutdown()
+        logger.info(
+            "shutting down: draining in-flight calls and stopping servers", metadata: ["timeout": "\(timeout)"])
+        await registry.shutdown(timeout: timeout)
     }
 }
 

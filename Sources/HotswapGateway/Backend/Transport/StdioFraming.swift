@@ -91,15 +91,6 @@ final class StderrRelay: Sendable {
     }
 }
 
-/// Lets the pipe handlers reach the connection that is created after them.
-final class ConnectionBox: Sendable {
-    private let value = Mutex<StdioConnection?>(nil)
-    var connection: StdioConnection? {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
-    }
-}
-
 /// Splits a byte stream into lines (without the newline), in time linear in the bytes: each byte is searched
 /// for a newline once, however many reads a long line takes to arrive (a rescan of the whole buffer on every
 /// read made a 50 MB result cost seconds of CPU). A line over `maxLine` is not buffered: it is skipped up to its

@@ -1,0 +1,332 @@
+import Dispatch
+import HotswapCore
+import HotswapRuntime
+import Logging
+import Synchronization
+
+/// The outcome of one JSON-RPC request: the `result`, or the `error` object as the server sent it.
+public enum RPCOutcome: Sendable, Hashable {
+    case result(JSONValue)
+    case error(JSONValue)
+}
+
+/// Errors talking to a backend, each with a message a client can read.
+public struct BackendError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        case timeout, closed, unavailable, protocolViolation, startFailed
+    }
+
+    public var kind: Kind
+    public var message: String
+    public var description: String { message }
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// JSON-RPC with one backend, over any `BackendTransport`.
+///
+/// Requests get ids of the gateway's own, so calls from many clients never collide; a pending table matches
+/// responses to their waiting task. A request that times out, or whose task is cancelled (its client went
+/// away), fails at once and the server is told with `notifications/cancelled`; a progress notification for a
+/// request pushes its timeout back. Requests from the server go to `handlers.request` (run by the supervisor)
+/// and its answer goes back; notifications go to `handlers.notification` in the order they came.
+public final class RPCSession: Sendable {
+    /// What the session does with messages the server starts.
+    public struct Handlers: Sendable {
+        public var notification: @Sendable (JSONValue) -> Void
+        public var request: @Sendable (_ method: String, _ params: JSONValue?) async -> RPCOutcome
+
+        public init(
+            notification: @escaping @Sendable (JSONValue) -> Void = { _ in },
+            request: @escaping @Sendable (_ method: String, _ params: JSONValue?) async -> RPCOutcome = {
+                method, _ in
+                if method == "ping" { return .result([:]) }
+                return .error(["code": -32601, "message": "hotswap gateway does not forward '\(method)' to clients"])
+            }
+        ) {
+            self.notification = notification
+            self.request = request
+        }
+    }
+
+    private struct Pending {
+        var waiter: CheckedContinuation<RPCOutcome, any Error>
+        var method: String
+        var timeout: Duration
+        var deadline: ContinuousClock.Instant
+        var onProgress: (@Sendable (JSONValue) -> Void)?
+    }
+
+    private struct State {
+        var nextID: Int64 = 1
+        var pending: [Int64: Pending] = [:]
+        var transport: (any BackendTransport)?
+        var closedReason: String?
+    }
+
+    private let state = Mutex(State())
+    private let serverID: String
+    private let logger: Logger
+    private let handlers: Handlers
+    private let tasks: TaskSupervisor
+
+    public init(serverID: String, logger: Logger, tasks: TaskSupervisor, handlers: Handlers = Handlers()) {
+        self.serverID = serverID
+        self.logger = logger
+        self.tasks = tasks
+        self.handlers = handlers
+    }
+
+    /// The callbacks a transport reports to. Messages that arrive before `attach` are handled; answers to them
+    /// wait for the transport.
+    public var events: TransportEvents {
+        TransportEvents(
+            message: { [weak self] bytes in self?.received(bytes) },
+            oversize: { [weak self] head, size in self?.oversized(head: head, size: size) },
+            closed: { [weak self] reason in self?.closed(reason) })
+    }
+
+    /// Connects the session to its transport.
+    public func attach(_ transport: any BackendTransport) {
+        state.withLock { $0.transport = transport }
+    }
+
+    /// Requests waiting for a reply.
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// When a pending request times out unless progress comes first.
+    func deadline(of id: Int64) -> ContinuousClock.Instant? { state.withLock { $0.pending[id]?.deadline } }
+
+    // MARK: Requests
+
+    /// Sends a request and waits for its response. Fails with `.timeout` when no response (and, with
+    /// `onProgress`, no progress) comes within `timeout`, and with `CancellationError` when the task is
+    /// cancelled; either way the server gets `notifications/cancelled`. With `onProgress`, the request carries
+    /// a progress token of the session's own and the server's progress notifications for it go there.
+    public func request(
+        method: String, params: JSONValue?, timeout: Duration,
+        onProgress: (@Sendable (JSONValue) -> Void)? = nil
+    ) async throws -> RPCOutcome {
+        let id = state.withLock { s -> Int64 in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
+        var message: [String: JSONValue] = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
+        if var object = params?.objectValue {
+            if onProgress != nil {
+                var meta = object["_meta"]?.objectValue ?? [:]
+                meta["progressToken"] = .int(id)
+                object["_meta"] = .object(meta)
+            }
+            message["params"] = .object(object)
+        } else if onProgress != nil {
+            message["params"] = ["_meta": ["progressToken": .int(id)]]
+        } else if let params {
+            message["params"] = params
+        }
+        let bytes = JSONValue.object(message).serialized
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<RPCOutcome, any Error>) in
+                let refusal = state.withLock { s -> (any Error)? in
+                    if let reason = s.closedReason {
+                        return BackendError(.closed, "server '\(serverID)' is gone: \(reason)")
+                    }
+                    if Task.isCancelled { return CancellationError() }
+                    guard s.transport != nil else {
+                        return BackendError(.unavailable, "server '\(serverID)' is not connected yet")
+                    }
+                    s.pending[id] = Pending(
+                        waiter: c, method: method, timeout: timeout, deadline: .now + timeout, onProgress: onProgress)
+                    return nil
+                }
+                if let refusal {
+                    c.resume(throwing: refusal)
+                    return
+                }
+                scheduleExpiry(of: id, after: timeout)
+                transport?.send(bytes) { [weak self] reason in
+                    guard let self else { return }
+                    self.finish(id, .failure(BackendError(.closed, "server '\(self.serverID)': \(reason)")))
+                }
+            }
+        } onCancel: {
+            if finish(id, .failure(CancellationError())) { cancelled(id, reason: "the client cancelled the request") }
+        }
+    }
+
+    /// Sends a notification (no reply expected); dropped when the session is closed.
+    public func notify(method: String, params: JSONValue?) {
+        var message: [String: JSONValue] = ["jsonrpc": "2.0", "method": .string(method)]
+        if let params { message["params"] = params }
+        send(.object(message))
+    }
+
+    /// Closes the transport; every waiting request fails.
+    public func close() {
+        closed("the connection was closed")
+        transport?.close()
+    }
+
+    private var transport: (any BackendTransport)? { state.withLock { $0.transport } }
+
+    private func send(_ message: JSONValue) {
+        transport?.send(message.serialized) { _ in }
+    }
+
+    private func cancelled(_ id: Int64, reason: String) {
+        notify(method: "notifications/cancelled", params: ["requestId": .int(id), "reason": .string(reason)])
+    }
+
+    /// Resumes a pending request; false when it was no longer pending (answered, failed, timed out).
+    @discardableResult
+    private func finish(_ id: Int64, _ result: Result<RPCOutcome, any Error>) -> Bool {
+        guard let pending = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return false }
+        pending.waiter.resume(with: result)
+        return true
+    }
+
+    /// Fails the request at its deadline, unless progress has moved the deadline on since.
+    private func scheduleExpiry(of id: Int64, after delay: Duration) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + max(0, delay.inSeconds)) { [weak self] in
+            self?.expire(id)
+        }
+    }
+
+    private func expire(_ id: Int64) {
+        let now = ContinuousClock.now
+        enum Step { case gone, later(Duration), expired(Pending) }
+        let step = state.withLock { s -> Step in
+            guard let p = s.pending[id] else { return .gone }
+            if p.deadline > now { return .later(p.deadline - now) }
+            s.pending[id] = nil
+            return .expired(p)
+        }
+        switch step {
+        case .gone:
+            return
+        case .later(let delay):
+            scheduleExpiry(of: id, after: delay)
+        case .expired(let p):
+            p.waiter.resume(
+                throwing: BackendError(
+                    .timeout, "server '\(serverID)' did not answer \(p.method) within \(p.timeout)"))
+            cancelled(id, reason: "timeout")
+        }
+    }
+
+    // MARK: Incoming
+
+    private func closed(_ reason: String) {
+        let waiting = state.withLock { s -> [Pending] in
+            if s.closedReason == nil { s.closedReason = reason }
+            defer { s.pending = [:] }
+            return Array(s.pending.values)
+        }
+        for p in waiting {
+            p.waiter.resume(throwing: BackendError(.closed, "server '\(serverID)' is gone: \(reason)"))
+        }
+    }
+
+    /// A message over the size limit was skipped: fail the request it answers (its id is near the start of
+    /// any JSON-RPC response a server writes) with what happened, and keep the connection.
+    private func oversized(head: [UInt8], size: Int) {
+        let limit = transport?.maxMessageBytes ?? size
+        logger.warning(
+            "server sent a message over the size limit; it was dropped",
+            metadata: ["server.id": "\(serverID)", "bytes": "\(size)", "limit": "\(limit)"])
+        guard let id = Self.responseID(in: head) else { return }
+        finish(
+            id,
+            .failure(
+                BackendError(
+                    .protocolViolation,
+                    "server '\(serverID)' answered with a message of \(size) bytes, over the gateway's limit of "
+                        + "\(limit) bytes; ask for less (pagination, a smaller range)")))
+    }
+
+    /// The integer `"id"` of a JSON-RPC message from its first bytes, without parsing the rest.
+    static func responseID(in head: [UInt8]) -> Int64? {
+        let text = String(decoding: head, as: UTF8.self)
+        var search = text[...]
+        while let r = search.range(of: "\"id\"") {
+            var rest = search[r.upperBound...].drop { $0 == " " || $0 == "\t" }
+            if rest.first == ":" {
+                rest = rest.dropFirst().drop { $0 == " " || $0 == "\t" }
+                let digits = rest.prefix { $0.isASCII && ($0.isNumber || $0 == "-") }
+                if let id = Int64(digits) { return id }
+            }
+            search = search[r.upperBound...]
+        }
+        return nil
+    }
+
+    private func received(_ bytes: [UInt8]) {
+        guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
+        let message: JSONValue
+        do {
+            message = try JSONValue.parse(bytes)
+        } catch {
+            logger.warning(
+                "server sent a message that is not JSON; MCP servers must log to stderr, not stdout",
+                metadata: ["server.id": "\(serverID)", "error": "\(error)"])
+            return
+        }
+        // A batch (older revisions allowed them) is handled message by message.
+        if case .array(let items) = message {
+            for item in items { handle(item) }
+        } else {
+            handle(message)
+        }
+    }
+
+    private func handle(_ message: JSONValue) {
+        let id = message["id"]
+        if let method = message["method"]?.stringValue {
+            guard let id, id != .null else {
+                if method == "notifications/progress", progressed(message["params"]) { return }
+                handlers.notification(message)
+                return
+            }
+            let handler = handlers.request
+            let params = message["params"]
+            let spawned = tasks.spawn { [weak self] in
+                let outcome = await handler(method, params)
+                self?.answer(id, outcome)
+            }
+            if !spawned {
+                answer(id, .error(["code": -32603, "message": "the hotswap gateway is shutting down"]))
+            }
+            return
+        }
+        guard let numeric = id?.intValue else { return }
+        if let error = message["error"] {
+            finish(numeric, .success(.error(error)))
+        } else {
+            finish(numeric, .success(.result(message["result"] ?? .null)))
+        }
+    }
+
+    private func answer(_ id: JSONValue, _ outcome: RPCOutcome) {
+        switch outcome {
+        case .result(let result): send(["jsonrpc": "2.0", "id": id, "result": result])
+        case .error(let error): send(["jsonrpc": "2.0", "id": id, "error": error])
+        }
+    }
+
+    /// Progress for one of this session's requests: handed to its caller, and its timeout starts again.
+    private func progressed(_ params: JSONValue?) -> Bool {
+        guard let token = params?["progressToken"]?.intValue else { return false }
+        let callback = state.withLock { s -> (@Sendable (JSONValue) -> Void)? in
+            guard var p = s.pending[token], let callback = p.onProgress else { return nil }
+            p.deadline = .now + p.timeout
+            s.pending[token] = p
+            return callback
+        }
+        guard let callback else { return false }
+        callback(params ?? .null)
+        return true
+    }
+}
