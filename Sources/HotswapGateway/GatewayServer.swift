@@ -77,7 +77,9 @@ public final class Gateway: Sendable {
         let streams = self.streams
         self.registry = Registry(
             settings: settings, group: group, logger: logger, metrics: metrics,
-            toolsChanged: { streams.toolsChanged() })
+            events: BackendEvents(
+                listChanged: { streams.listChanged($0) },
+                notification: { server, message in streams.serverNotification(server, message) }))
         if configuration.verifyKeys.isEmpty {
             verifier = nil
         } else {

@@ -24,7 +24,7 @@ public final class Backend: Sendable {
     let launcher: any BackendLauncher
     let logger: Logger
     let stopGrace: Duration
-    let onToolsChanged: @Sendable () -> Void
+    let events: BackendEvents
     /// Owns every task the backend needs beyond its callers' (starts, restart timers, tool refreshes, the
     /// server's requests): the registry's, run in the registry service's task group.
     let tasks: TaskSupervisor
@@ -41,7 +41,7 @@ public final class Backend: Sendable {
         var starting: SharedOutcome<Void>?
         var inFlight = 0
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
-        var tools: [JSONValue]?
+        var offerings: Offerings?
         var lastUsed = ContinuousClock.now
     }
 
@@ -49,7 +49,7 @@ public final class Backend: Sendable {
 
     public init(
         definition: ServerDefinition, environment: [String: String], launcher: any BackendLauncher, logger: Logger,
-        tasks: TaskSupervisor, stopGrace: Duration = .seconds(5), onToolsChanged: @escaping @Sendable () -> Void = {}
+        tasks: TaskSupervisor, stopGrace: Duration = .seconds(5), events: BackendEvents = BackendEvents()
     ) {
         self.definition = definition
         self.baseEnvironment = environment
@@ -57,7 +57,7 @@ public final class Backend: Sendable {
         self.tasks = tasks
         self.slots = ConcurrencyLimit(definition.maxConcurrency)
         self.stopGrace = stopGrace
-        self.onToolsChanged = onToolsChanged
+        self.events = events
         self.instance = Self.counter.add(1, ordering: .relaxed).newValue
         var logger = logger
         logger[metadataKey: "server.id"] = "\(definition.id)"
@@ -81,7 +81,8 @@ public final class Backend: Sendable {
         state.withLock { s in
             Status(
                 state: s.machine.phase, inFlight: s.inFlight, pid: s.link?.pid, restarts: s.machine.restarts,
-                tools: (s.tools ?? []).compactMap { $0["name"]?.stringValue }, lastError: s.machine.lastError)
+                tools: (s.offerings?.tools ?? []).compactMap { $0["name"]?.stringValue }, lastError: s.machine.lastError
+            )
         }
     }
 
@@ -100,7 +101,7 @@ public final class Backend: Sendable {
 
     /// The tools the server listed when it last started (filtered by the catalog's allow/deny), or nil when
     /// it has never started.
-    public var tools: [JSONValue]? { state.withLock { $0.tools } }
+    public var tools: [JSONValue]? { state.withLock { $0.offerings?.tools } }
 
     // MARK: Leases
 
@@ -248,16 +249,23 @@ public final class Backend: Sendable {
                 throw BackendError(.startFailed, "server '\(id)' refused initialize: \(e.text)")
             }
             session.notify(method: "notifications/initialized", params: nil)
-            let tools: [JSONValue]
+            var offerings = Offerings()
+            if case .result(let result) = initialize {
+                offerings.capabilities = result["capabilities"] ?? [:]
+                offerings.protocolVersion = result["protocolVersion"]?.stringValue ?? ""
+            }
             do {
-                tools = try await listTools(session, timeout: try remaining())
+                _ = try remaining()
+                try await fetchLists(session, into: &offerings, by: deadline)
             } catch let error as BackendError where error.kind == .timeout {
                 throw BackendError(
                     .startFailed,
-                    "server '\(id)' did not list its tools within start_timeout \(definition.startTimeout)")
+                    "server '\(id)' did not list its tools, prompts and resources within start_timeout "
+                        + "\(definition.startTimeout)")
             }
+            let tools = offerings.tools
             state.withLock { s in
-                s.tools = tools
+                s.offerings = offerings
                 // Re-checked after the awaits: a server removed (retired) while it started is draining, not ready.
                 _ = s.machine.event(.started(now: .now))
                 s.starting = nil
@@ -279,37 +287,6 @@ public final class Backend: Sendable {
             if let link { _ = await link.terminate(grace: stopGrace) }
             logger.warning("start failed", metadata: ["error": "\(message)"])
             throw BackendError(.startFailed, message)
-        }
-    }
-
-    /// `tools/list`, following `nextCursor`, filtered by the catalog's allow and deny lists.
-    func listTools(_ session: RPCSession, timeout: Duration? = nil) async throws -> [JSONValue] {
-        var tools: [JSONValue] = []
-        var cursor: JSONValue?
-        let deadline = ContinuousClock.now + (timeout ?? definition.requestTimeout.duration)
-        for _ in 0..<100 {
-            let params: JSONValue? = cursor.map { ["cursor": $0] }
-            let outcome = try await session.request(
-                method: "tools/list", params: params, timeout: max(.milliseconds(1), deadline - .now))
-            guard case .result(let result) = outcome else {
-                // A server without tools may answer "method not found": it simply has none.
-                return []
-            }
-            tools += result["tools"]?.arrayValue ?? []
-            guard let next = result["nextCursor"], next != .null else { break }
-            cursor = next
-        }
-        return tools.filter { definition.tools.permits($0["name"]?.stringValue ?? "") }
-    }
-
-    func notification(_ message: JSONValue) {
-        guard message["method"]?.stringValue == "notifications/tools/list_changed" else { return }
-        tasks.spawn { [weak self] in
-            guard let self, let session = self.state.withLock({ $0.session }) else { return }
-            if let tools = try? await self.listTools(session) {
-                self.state.withLock { $0.tools = tools }
-                self.onToolsChanged()
-            }
         }
     }
 

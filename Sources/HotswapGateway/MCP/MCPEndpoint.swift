@@ -25,10 +25,12 @@ public final class MCPEndpoint: Sendable {
         var inFlight = 0
     }
 
-    private let registry: Registry
-    private let metrics: GatewayMetrics
+    let registry: Registry
+    let metrics: GatewayMetrics
     public let streams: SessionStreams
-    private let logger: Logger
+    let logger: Logger
+    /// Resource URIs two servers list, already logged.
+    let reportedConflicts = Mutex<Set<String>>([])
     private let sessions = Mutex<[String: Session]>([:])
     /// At most this many sessions in all (default 10,000), and this many per client address (default 1,000).
     public let maxSessions: Int
@@ -87,7 +89,7 @@ public final class MCPEndpoint: Sendable {
         let id = message["id"]
 
         if method == "initialize", let id {
-            return initialize(id: id, params: message["params"], client: client)
+            return await initialize(id: id, params: message["params"], client: client)
         }
         // Every other message belongs to a session.
         guard let sessionID else {
@@ -118,7 +120,7 @@ public final class MCPEndpoint: Sendable {
         }
         sessions.withLock { $0[sessionID]?.inFlight += 1 }
         defer { sessions.withLock { $0[sessionID]?.inFlight -= 1 } }
-        let result = await dispatch(method: method, params: message["params"])
+        let result = await dispatch(method: method, params: message["params"], session: sessionID)
         switch result {
         case .result(let value):
             return Reply(status: 200, body: ["jsonrpc": "2.0", "id": id, "result": value])
@@ -133,6 +135,9 @@ public final class MCPEndpoint: Sendable {
             return Reply(status: 404, body: Self.error(id: .null, code: -32600, message: "unknown session"))
         }
         streams.close(session: sessionID)
+        // The owning servers stay subscribed until they stop (a shared backend has no per-session unsubscribe
+        // to replay here); the session's updates simply go nowhere now.
+        _ = streams.dropSubscriptions(of: sessionID)
         return Reply(status: 200)
     }
 
@@ -143,7 +148,7 @@ public final class MCPEndpoint: Sendable {
 
     // MARK: Methods
 
-    private func initialize(id: JSONValue, params: JSONValue?, client: String) -> Reply {
+    private func initialize(id: JSONValue, params: JSONValue?, client: String) async -> Reply {
         let requested = params?["protocolVersion"]?.stringValue ?? Self.supportedVersions[0]
         let version = Self.supportedVersions.contains(requested) ? requested : Self.supportedVersions[0]
         let sessionID = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
@@ -183,15 +188,15 @@ public final class MCPEndpoint: Sendable {
         }
         let result: JSONValue = [
             "protocolVersion": .string(version),
-            "capabilities": ["tools": ["listChanged": true]],
+            "capabilities": await capabilities(),
             "serverInfo": ["name": "hotswap", "version": "0.1.0"],
-            "instructions": "Tools of every server in the gateway's catalog, named <server>__<tool>.",
+            "instructions": "Tools and prompts of every server in the gateway's catalog, named <server>__<name>.",
         ]
         return Reply(
             status: 200, headers: [("Mcp-Session-Id", sessionID)], body: ["jsonrpc": "2.0", "id": id, "result": result])
     }
 
-    private func dispatch(method: String, params: JSONValue?) async -> RPCOutcome {
+    private func dispatch(method: String, params: JSONValue?, session: String) async -> RPCOutcome {
         switch method {
         case "ping":
             return .result([:])
@@ -200,11 +205,19 @@ public final class MCPEndpoint: Sendable {
         case "tools/call":
             return await callTool(params)
         case "prompts/list":
-            return .result(["prompts": []])
+            return .result(await listPrompts())
+        case "prompts/get":
+            return await getPrompt(params)
         case "resources/list":
-            return .result(["resources": []])
+            return .result(await listResources())
         case "resources/templates/list":
-            return .result(["resourceTemplates": []])
+            return .result(await listResourceTemplates())
+        case "resources/read", "resources/subscribe", "resources/unsubscribe":
+            return await resourceRequest(method, params, session: session)
+        case "completion/complete":
+            return await complete(params)
+        case "logging/setLevel":
+            return await setLogLevel(params)
         default:
             return .error(["code": -32601, "message": "method '\(method)' is not supported by the hotswap gateway"])
         }
@@ -237,7 +250,7 @@ public final class MCPEndpoint: Sendable {
     /// Starts `backends` and returns when all have started (or failed) or `within` has passed, whichever is
     /// first. Starts outlive the wait (each is bounded by its `start_timeout`); one that succeeds after the wait
     /// has answered announces its tools with `list_changed`.
-    private func waitForStarts(_ backends: [Backend], within: Duration) async {
+    func waitForStarts(_ backends: [Backend], within: Duration) async {
         let logger = self.logger
         let streams = self.streams
         let tally = StartTally(count: backends.count)
@@ -251,7 +264,7 @@ public final class MCPEndpoint: Sendable {
                     }
                     let (last, late) = tally.finished()
                     if last { allStarted() }
-                    if late && error == nil { streams.toolsChanged() }
+                    if late && error == nil { for kind in ListKind.allCases { streams.listChanged(kind) } }
                 }
             }
         }

@@ -2,8 +2,8 @@ import Foundation
 import HotswapCore
 import Synchronization
 
-/// The open server-sent event streams of `GET /mcp`, by session: where `notifications/tools/list_changed`
-/// goes after a swap that changes the tool set.
+/// The open server-sent event streams of `GET /mcp`, by session, and what goes there: list changes after a
+/// swap or a server's notice, resource updates to the sessions subscribed, servers' log messages.
 public final class SessionStreams: Sendable {
     private struct Stream {
         var session: String
@@ -12,6 +12,8 @@ public final class SessionStreams: Sendable {
 
     private let streams = Mutex<[UUID: Stream]>([:])
     private let closed = Mutex(false)
+    /// Resource URI -> the sessions subscribed to it.
+    private let subscriptions = Mutex<[String: Set<String>]>([:])
 
     public init() {}
 
@@ -55,8 +57,74 @@ public final class SessionStreams: Sendable {
         for s in streams.withLock({ Array($0.values) }) { s.continuation.yield(message) }
     }
 
-    /// After a swap that changed the tool set.
-    public func toolsChanged() {
-        broadcast(["jsonrpc": "2.0", "method": "notifications/tools/list_changed"])
+    /// Sends a notification to every open stream of one session.
+    public func send(_ message: JSONValue, to session: String) {
+        for s in streams.withLock({ $0.values.filter { $0.session == session } }) { s.continuation.yield(message) }
+    }
+
+    /// After a swap, or a server's own notice, that changed a list.
+    public func listChanged(_ kind: ListKind) {
+        broadcast(["jsonrpc": "2.0", "method": .string(kind.notification)])
+    }
+
+    public func toolsChanged() { listChanged(.tools) }
+
+    // MARK: Subscriptions and server notifications
+
+    /// `resources/subscribe`: the session gets `notifications/resources/updated` for `uri`.
+    func subscribe(session: String, uri: String) {
+        subscriptions.withLock { $0[uri, default: []].insert(session) }
+    }
+
+    /// `resources/unsubscribe`; true when the session had subscribed.
+    @discardableResult
+    func unsubscribe(session: String, uri: String) -> Bool {
+        subscriptions.withLock { all in
+            let removed = all[uri]?.remove(session) != nil
+            if all[uri]?.isEmpty == true { all[uri] = nil }
+            return removed
+        }
+    }
+
+    /// Whether any session still subscribes to `uri` (the owning server stays subscribed while one does).
+    func hasSubscribers(_ uri: String) -> Bool { subscriptions.withLock { $0[uri] != nil } }
+
+    /// Drops a session's subscriptions (DELETE, eviction); returns the URIs nobody subscribes to any more.
+    func dropSubscriptions(of session: String) -> [String] {
+        subscriptions.withLock { all in
+            var orphaned: [String] = []
+            for (uri, var sessions) in all where sessions.contains(session) {
+                sessions.remove(session)
+                all[uri] = sessions.isEmpty ? nil : sessions
+                if sessions.isEmpty { orphaned.append(uri) }
+            }
+            return orphaned
+        }
+    }
+
+    /// A notification a server sent outside any call: a resource update goes to the sessions subscribed to
+    /// it; a log message to every session, with the server's id in `logger`. Anything else stays here.
+    public func serverNotification(_ server: String, _ message: JSONValue) {
+        switch message["method"]?.stringValue {
+        case "notifications/resources/updated":
+            guard let uri = message["params"]?["uri"]?.stringValue else { return }
+            for session in subscriptions.withLock({ $0[uri] ?? [] }) { send(message, to: session) }
+        case "notifications/message":
+            broadcast(Self.attributed(message, to: server))
+        default:
+            return
+        }
+    }
+
+    /// A log message with the server's id in `logger` (`<server>`, or `<server>/<its logger>`).
+    static func attributed(_ message: JSONValue, to server: String) -> JSONValue {
+        guard var object = message.objectValue, var params = object["params"]?.objectValue else { return message }
+        if let logger = params["logger"]?.stringValue, !logger.isEmpty {
+            params["logger"] = .string("\(server)/\(logger)")
+        } else {
+            params["logger"] = .string(server)
+        }
+        object["params"] = .object(params)
+        return .object(object)
     }
 }

@@ -73,7 +73,8 @@ public actor Registry {
     let metrics: GatewayMetrics
     /// Where the gateway's series go; its own watcher adds its series there too.
     nonisolated var metricsSink: MetricsSink { metrics.sink }
-    let toolsChanged: @Sendable () -> Void
+    /// Where backends report list changes and notifications for clients.
+    let events: BackendEvents
 
     /// The generation being served. Read and swapped under a lock rather than through the actor, so calls
     /// never queue behind a reload that is parsing a large catalog.
@@ -105,22 +106,22 @@ public actor Registry {
 
     public init(
         settings: Settings, group: any EventLoopGroup, logger: Logger, metrics: GatewayMetrics,
-        toolsChanged: @escaping @Sendable () -> Void = {}
+        events: BackendEvents = BackendEvents()
     ) {
         self.init(
             settings: settings, launcher: ProcessLauncher(group: group), logger: logger, metrics: metrics,
-            toolsChanged: toolsChanged)
+            events: events)
     }
 
     public init(
         settings: Settings, launcher: any BackendLauncher, logger: Logger, metrics: GatewayMetrics,
-        toolsChanged: @escaping @Sendable () -> Void = {}
+        events: BackendEvents = BackendEvents()
     ) {
         self.settings = settings
         self.launcher = launcher
         self.logger = logger
         self.metrics = metrics
-        self.toolsChanged = toolsChanged
+        self.events = events
     }
 
     public nonisolated var isReady: Bool { live != nil }
@@ -319,8 +320,23 @@ public actor Registry {
         }
         var r = baseReport(.applied, sha: sha, source: request.source)
         fill(&r, diff: diff, servers: catalog.servers.count, start: start)
-        if !diff.isEmpty { toolsChanged() }
+        if !diff.isEmpty {
+            let leaving = (old?.backends ?? []).filter { !kept.contains($0.instance) }
+            for kind in Self.changedLists(leaving + fresh) { events.listChanged(kind) }
+        }
         return r
+    }
+
+    /// The lists a swap may have changed, from the servers that left or came: tools always; prompts and
+    /// resources when one of them offers some, or has not started yet (its lists are unknown).
+    nonisolated static func changedLists(_ involved: [Backend]) -> [ListKind] {
+        var kinds: [ListKind] = [.tools]
+        let offerings = involved.map(\.offerings)
+        if offerings.contains(where: { $0 == nil || !$0!.prompts.isEmpty }) { kinds.append(.prompts) }
+        if offerings.contains(where: { $0 == nil || !$0!.resources.isEmpty || !$0!.resourceTemplates.isEmpty }) {
+            kinds.append(.resources)
+        }
+        return kinds
     }
 
     nonisolated static func load(_ content: [UInt8], options: CatalogLoadOptions) async -> CatalogLoadResult {
@@ -361,43 +377,8 @@ public actor Registry {
             definition: server,
             environment: ChildEnvironment.base(from: settings.environment, passing: settings.passEnvironment),
             launcher: launcher, logger: logger, tasks: backendTasks,
-            stopGrace: settings.stopGrace, onToolsChanged: toolsChanged)
+            stopGrace: settings.stopGrace, events: events)
     }
-
-    /// Runs the registry's background work (drains, and every backend's tasks) for its lifetime; returns after
-    /// `shutdown`. The registry service's task group runs it; so must anything else that uses a registry.
-    public nonisolated func supervise() async {
-        async let drained: Void = drains.run()
-        await backendTasks.run()
-        await drained
-    }
-
-    /// Stops every backend: in-flight calls get up to `timeout`, then processes are terminated. Reloads asked
-    /// for from now on change nothing; one warming now swaps nothing in.
-    /// A second call (the gateway's last word after its services) waits for the supervisors too, so
-    /// `supervise()` always returns.
-    public func shutdown(timeout: Duration) async {
-        if phase == .serving {
-            phase = .shuttingDown
-            let backends = live?.backends ?? []
-            for b in backends { b.retire() }
-            await withTaskGroup(of: Void.self) { group in
-                for b in backends { group.addTask { await b.drainAndStop(timeout: timeout) } }
-            }
-        }
-        await drains.finish()
-        await backendTasks.finish(cancelling: true)
-        phase = .stopped
-    }
-
-    /// Stops servers idle longer than their `idle_ttl`.
-    public func stopIdle() async {
-        for b in live?.backends ?? [] {
-            guard phase == .serving else { return }
-            _ = await b.stopIfIdle()
-        }
-    }
-
 }
 
 /// A report carried through `Result`'s failure side.

@@ -1,0 +1,37 @@
+import HotswapRuntime
+
+extension Registry {
+    /// Runs the registry's background work (drains, and every backend's tasks) for its lifetime; returns after
+    /// `shutdown`. The registry service's task group runs it; so must anything else that uses a registry.
+    public nonisolated func supervise() async {
+        async let drained: Void = drains.run()
+        await backendTasks.run()
+        await drained
+    }
+
+    /// Stops every backend: in-flight calls get up to `timeout`, then processes are terminated. Reloads asked
+    /// for from now on change nothing; one warming now swaps nothing in.
+    /// A second call (the gateway's last word after its services) waits for the supervisors too, so
+    /// `supervise()` always returns.
+    public func shutdown(timeout: Duration) async {
+        if phase == .serving {
+            phase = .shuttingDown
+            let backends = live?.backends ?? []
+            for b in backends { b.retire() }
+            await withTaskGroup(of: Void.self) { group in
+                for b in backends { group.addTask { await b.drainAndStop(timeout: timeout) } }
+            }
+        }
+        await drains.finish()
+        await backendTasks.finish(cancelling: true)
+        phase = .stopped
+    }
+
+    /// Stops servers idle longer than their `idle_ttl`.
+    public func stopIdle() async {
+        for b in live?.backends ?? [] {
+            guard phase == .serving else { return }
+            _ = await b.stopIfIdle()
+        }
+    }
+}
