@@ -81,6 +81,7 @@ public final class SharedOutcome<Value: Sendable>: Sendable {
     private struct State {
         var result: Result<Value, any Error>?
         var waiters: [Int: CheckedContinuation<Value, any Error>] = [:]
+        var plainWaiters: [CheckedContinuation<Result<Value, any Error>, Never>] = []
         var nextWaiter = 0
     }
     private let state = Mutex(State())
@@ -89,16 +90,34 @@ public final class SharedOutcome<Value: Sendable>: Sendable {
 
     /// Sets the outcome (the first call wins) and wakes every waiter.
     public func complete(_ result: Result<Value, any Error>) {
-        let waiters = state.withLock { s -> [CheckedContinuation<Value, any Error>] in
-            guard s.result == nil else { return [] }
+        let (waiters, plain) = state.withLock {
+            s -> ([CheckedContinuation<Value, any Error>], [CheckedContinuation<Result<Value, any Error>, Never>]) in
+            guard s.result == nil else { return ([], []) }
             s.result = result
-            defer { s.waiters = [:] }
-            return Array(s.waiters.values)
+            defer {
+                s.waiters = [:]
+                s.plainWaiters = []
+            }
+            return (Array(s.waiters.values), s.plainWaiters)
         }
         for w in waiters { w.resume(with: result) }
+        for w in plain { w.resume(returning: result) }
     }
 
     public var isComplete: Bool { state.withLock { $0.result != nil } }
+
+    /// Waits for the outcome, whether or not the waiting task is cancelled (for work that is itself bounded,
+    /// such as a start within its `start_timeout`, that a caller must see finished before it goes on).
+    public func wait() async -> Result<Value, any Error> {
+        await withCheckedContinuation { (c: CheckedContinuation<Result<Value, any Error>, Never>) in
+            let ready = state.withLock { s -> Result<Value, any Error>? in
+                if let r = s.result { return r }
+                s.plainWaiters.append(c)
+                return nil
+            }
+            if let ready { c.resume(returning: ready) }
+        }
+    }
 
     /// Waits for the outcome.
     public func value() async throws -> Value {

@@ -106,6 +106,31 @@ struct RPCSessionTests {
         await supervised
     }
 
+    @Test("initialize is never cancelled at the server, even when it times out (the specification forbids it)")
+    func initializeNotCancelled() async throws {
+        await #expect(throws: BackendError.self) {
+            _ = try await session.request(method: "initialize", params: [:], timeout: .milliseconds(20))
+        }
+        #expect(session.pendingCount == 0)
+        #expect(transport.requests("notifications/cancelled").isEmpty)
+    }
+
+    @Test("an answer to a server request made before the transport is attached goes out on attach")
+    func answerBeforeAttach() async throws {
+        let early = RPCSession(serverID: "early", logger: Logger(label: "test"), tasks: tasks)
+        let other = FakeTransport()
+        other.events = early.events
+        async let supervised: Void = tasks.run()
+        other.deliver(["jsonrpc": "2.0", "id": "p0", "method": "ping"])
+        // The answer is computed by the handler in the supervisor, with no transport to write to yet.
+        try await eventually("the answer to wait for a transport") { early.unattachedCount == 1 }
+        #expect(other.sent.withLock { $0.isEmpty })
+        early.attach(other)
+        #expect(other.sent.withLock { $0.contains { $0["id"] == "p0" && $0["result"] == [:] } })
+        await tasks.finish(cancelling: true)
+        await supervised
+    }
+
     @Test("a closed transport fails every waiting request and refuses new ones")
     func closed() async throws {
         let call = Task { try await session.request(method: "x", params: nil, timeout: .seconds(600)) }

@@ -22,11 +22,11 @@ struct RegistryTests {
     }
 
     /// `servers`: id, version (the fake's command), prestart.
-    func apply(_ servers: [(String, String, Bool)]) async -> ReloadReport {
+    func apply(_ servers: [(String, String, Bool)], drainTimeout: String = "30s") async -> ReloadReport {
         var yaml = "version: 1\nservers:\n"
         for (id, version, prestart) in servers {
-            yaml +=
-                "  - id: \(id)\n    prestart: \(prestart)\n    runtime: {type: local-process, command: \(version)}\n"
+            yaml += "  - id: \(id)\n    prestart: \(prestart)\n    drain_timeout: \(drainTimeout)\n"
+            yaml += "    runtime: {type: local-process, command: \(version)}\n"
         }
         return await registry.submit(ReloadRequest(bytes: Array(yaml.utf8), source: .socket))
     }
@@ -161,6 +161,22 @@ struct RegistryTests {
             #expect(backend.slots.active == 0)
             #expect(backend.inFlight == 0)
         }
+    }
+
+    @Test("shutdown bounds a drain left from an earlier swap by its own timeout, not the server's drain_timeout")
+    func shutdownBoundsOldDrains() async throws {
+        async let supervising: Void = registry.supervise()
+        _ = await apply([("a", "v1", false), ("b", "v1", false)], drainTimeout: "1h")
+        _ = try await call("b")
+        let b = try #require(launcher.servers("b").first)
+        let inFlight = Task { try? await call("b", "hold") }
+        try await eventually("the call to reach b") { b.heldCount == 1 }
+        _ = await apply([("a", "v1", false)], drainTimeout: "1h")
+        #expect(!b.isTerminated, "b drains: its call is still running")
+        await registry.shutdown(timeout: .milliseconds(50))
+        await supervising
+        #expect(b.isTerminated, "shutdown stopped it without waiting an hour")
+        _ = await inFlight.value
     }
 
     @Test("shutdown stops every server and ends the supervisor; reloads after it change nothing")

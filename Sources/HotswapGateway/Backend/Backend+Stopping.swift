@@ -66,7 +66,9 @@ extension Backend {
             _ = s.machine.event(.stopBegan)
             return (s.link, s.session, s.starting)
         }
-        if let starting { _ = try? await starting.value() }
+        // Waited for even when this task is cancelled (a shutdown past its deadline): a start left running
+        // would leave its process behind. The start is bounded by start_timeout.
+        if let starting { _ = await starting.wait() }
         let (lateLink, lateSession) = state.withLock { s in (s.link, s.session) }
         for c in [session, lateSession].compactMap({ $0 }) { c.close() }
         var links = [link, lateLink].compactMap { $0 }

@@ -58,13 +58,20 @@ public final class RPCSession: Sendable {
         var timeout: Duration
         var deadline: ContinuousClock.Instant
         var onProgress: (@Sendable (JSONValue) -> Void)?
+        /// Handed to the transport: a cancellation from now on can be sent after it.
+        var sent = false
     }
 
     private struct State {
         var nextID: Int64 = 1
         var pending: [Int64: Pending] = [:]
         var transport: (any BackendTransport)?
+        /// Messages written before `attach` (answers to a server's early requests), sent on attach.
+        var unattached: [[UInt8]] = []
         var closedReason: String?
+        /// Requests given up (cancelled, timed out) before they were handed to the transport: their
+        /// `notifications/cancelled` goes out right after them, never before.
+        var cancelAfterSend: [Int64: String] = [:]
     }
 
     private let state = Mutex(State())
@@ -91,11 +98,19 @@ public final class RPCSession: Sendable {
 
     /// Connects the session to its transport.
     public func attach(_ transport: any BackendTransport) {
-        state.withLock { $0.transport = transport }
+        let early = state.withLock { s -> [[UInt8]] in
+            s.transport = transport
+            defer { s.unattached = [] }
+            return s.unattached
+        }
+        for message in early { transport.send(message) { _ in } }
     }
 
     /// Requests waiting for a reply.
     public var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// Messages waiting for `attach`.
+    var unattachedCount: Int { state.withLock { $0.unattached.count } }
 
     /// When a pending request times out unless progress comes first.
     func deadline(of id: Int64) -> ContinuousClock.Instant? { state.withLock { $0.pending[id]?.deadline } }
@@ -151,9 +166,14 @@ public final class RPCSession: Sendable {
                     guard let self else { return }
                     self.finish(id, .failure(BackendError(.closed, "server '\(self.serverID)': \(reason)")))
                 }
+                let late = state.withLock { s -> String? in
+                    s.pending[id]?.sent = true
+                    return s.cancelAfterSend.removeValue(forKey: id)
+                }
+                if let late { cancelled(id, reason: late) }
             }
         } onCancel: {
-            if finish(id, .failure(CancellationError())) { cancelled(id, reason: "the client cancelled the request") }
+            giveUp(id, CancellationError(), reason: "the client cancelled the request")
         }
     }
 
@@ -173,11 +193,29 @@ public final class RPCSession: Sendable {
     private var transport: (any BackendTransport)? { state.withLock { $0.transport } }
 
     private func send(_ message: JSONValue) {
-        transport?.send(message.serialized) { _ in }
+        let bytes = message.serialized
+        let transport = state.withLock { s -> (any BackendTransport)? in
+            if s.transport == nil && s.closedReason == nil { s.unattached.append(bytes) }
+            return s.transport
+        }
+        transport?.send(bytes) { _ in }
     }
 
     private func cancelled(_ id: Int64, reason: String) {
         notify(method: "notifications/cancelled", params: ["requestId": .int(id), "reason": .string(reason)])
+    }
+
+    /// Fails a pending request and tells the server, once the request has reached it (never for
+    /// `initialize`, which the specification forbids cancelling).
+    private func giveUp(_ id: Int64, _ error: any Error, reason: String) {
+        let outcome = state.withLock { s -> (Pending, sent: Bool)? in
+            guard let p = s.pending.removeValue(forKey: id) else { return nil }
+            if !p.sent && p.method != "initialize" { s.cancelAfterSend[id] = reason }
+            return (p, p.sent)
+        }
+        guard let (pending, sent) = outcome else { return }
+        pending.waiter.resume(throwing: error)
+        if sent && pending.method != "initialize" { cancelled(id, reason: reason) }
     }
 
     /// Resumes a pending request; false when it was no longer pending (answered, failed, timed out).
@@ -201,7 +239,6 @@ public final class RPCSession: Sendable {
         let step = state.withLock { s -> Step in
             guard let p = s.pending[id] else { return .gone }
             if p.deadline > now { return .later(p.deadline - now) }
-            s.pending[id] = nil
             return .expired(p)
         }
         switch step {
@@ -210,10 +247,9 @@ public final class RPCSession: Sendable {
         case .later(let delay):
             scheduleExpiry(of: id, after: delay)
         case .expired(let p):
-            p.waiter.resume(
-                throwing: BackendError(
-                    .timeout, "server '\(serverID)' did not answer \(p.method) within \(p.timeout)"))
-            cancelled(id, reason: "timeout")
+            giveUp(
+                id, BackendError(.timeout, "server '\(serverID)' did not answer \(p.method) within \(p.timeout)"),
+                reason: "timeout")
         }
     }
 

@@ -174,7 +174,8 @@ extension MCPEndpoint {
         do {
             return try await backend.call(method: method, params: params)
         } catch let error as BackendError {
-            return .error(["code": error.kind == .timeout ? -32001 : -32002, "message": .string(error.message)])
+            // Not -32002: for resources that code means "not found", and a server that is down is not that.
+            return .error(["code": error.kind == .timeout ? -32001 : -32603, "message": .string(error.message)])
         } catch {
             return .error(["code": -32603, "message": "\(error)"])
         }
@@ -187,11 +188,13 @@ extension MCPEndpoint {
     }
 
     /// What the gateway announces at `initialize`: tools always; prompts, resources, completions and logging
-    /// when a live server offers them (or one is still starting, whose offer is not known yet).
-    func capabilities() async -> JSONValue {
-        let live = await liveOfferings()
-        let unknown = registry.live?.backends.contains { $0.offerings == nil && $0.phase == .starting } ?? false
-        func any(_ capability: String) -> Bool { unknown || live.contains { $0.offerings.offers(capability) } }
+    /// when a live server offers them, or when a server has not started yet (its offer is not known, and
+    /// `initialize` starts nothing: servers stay cold until something asks for them).
+    func capabilities() -> JSONValue {
+        let backends = registry.live?.backends ?? []
+        let unknown = backends.contains { $0.offerings == nil && $0.phase != .failed && $0.phase != .stopped }
+        let known = backends.compactMap(\.offerings)
+        func any(_ capability: String) -> Bool { unknown || known.contains { $0.offers(capability) } }
         var capabilities: [String: JSONValue] = ["tools": ["listChanged": true]]
         if any("prompts") { capabilities["prompts"] = ["listChanged": true] }
         if any("resources") { capabilities["resources"] = ["subscribe": true, "listChanged": true] }

@@ -89,7 +89,7 @@ public final class MCPEndpoint: Sendable {
         let id = message["id"]
 
         if method == "initialize", let id {
-            return await initialize(id: id, params: message["params"], client: client)
+            return initialize(id: id, params: message["params"], client: client)
         }
         // Every other message belongs to a session.
         guard let sessionID else {
@@ -148,7 +148,7 @@ public final class MCPEndpoint: Sendable {
 
     // MARK: Methods
 
-    private func initialize(id: JSONValue, params: JSONValue?, client: String) async -> Reply {
+    private func initialize(id: JSONValue, params: JSONValue?, client: String) -> Reply {
         let requested = params?["protocolVersion"]?.stringValue ?? Self.supportedVersions[0]
         let version = Self.supportedVersions.contains(requested) ? requested : Self.supportedVersions[0]
         let sessionID = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
@@ -175,6 +175,7 @@ public final class MCPEndpoint: Sendable {
                 guard let victim else { return false }
                 s.removeValue(forKey: victim.key)
                 streams.close(session: victim.key)
+                _ = streams.dropSubscriptions(of: victim.key)
             }
             s[sessionID] = Session(protocolVersion: version, created: now, client: client, lastUsed: now)
             return true
@@ -188,7 +189,7 @@ public final class MCPEndpoint: Sendable {
         }
         let result: JSONValue = [
             "protocolVersion": .string(version),
-            "capabilities": await capabilities(),
+            "capabilities": capabilities(),
             "serverInfo": ["name": "hotswap", "version": "0.1.0"],
             "instructions": "Tools and prompts of every server in the gateway's catalog, named <server>__<name>.",
         ]

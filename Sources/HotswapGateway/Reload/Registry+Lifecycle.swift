@@ -1,4 +1,5 @@
 import HotswapRuntime
+import Synchronization
 
 extension Registry {
     /// Runs the registry's background work (drains, and every backend's tasks) for its lifetime; returns after
@@ -16,8 +17,11 @@ extension Registry {
     public func shutdown(timeout: Duration) async {
         if phase == .serving {
             phase = .shuttingDown
-            let backends = live?.backends ?? []
-            for b in backends { b.retire() }
+            // Backends still draining from earlier swaps are bounded by the shutdown's timeout too, not only
+            // by their own drain_timeout (which may be minutes).
+            let live = live?.backends ?? []
+            let backends = live + draining.withLock { Array($0.values) }
+            for b in live { b.retire() }
             await withTaskGroup(of: Void.self) { group in
                 for b in backends { group.addTask { await b.drainAndStop(timeout: timeout) } }
             }

@@ -91,6 +91,8 @@ public actor Registry {
     var queue = ReloadQueue<ReloadRequest, CheckedContinuation<Turn, Never>?>()
     /// Every drain of a retired backend; waited for at shutdown.
     let drains = TaskSupervisor()
+    /// Backends draining now (retired by a swap), so shutdown can bound their drains by its own timeout.
+    nonisolated let draining = Mutex<[Int: Backend]>([:])
     /// Every backend's own tasks (starts, restart timers, tool refreshes, server requests); cancelled at
     /// shutdown once the backends have stopped.
     let backendTasks = TaskSupervisor()
@@ -312,10 +314,12 @@ public actor Registry {
         for b in old?.backends ?? [] where !kept.contains(b.instance) {
             b.retire()
             let metrics = self.metrics
-            drains.spawn {
+            draining.withLock { $0[b.instance] = b }
+            drains.spawn { [self] in
                 let began = ContinuousClock.now
                 await b.drainAndStop(timeout: b.definition.drainTimeout.duration)
                 metrics.drainDuration.observe((ContinuousClock.now - began).inSeconds)
+                draining.withLock { _ = $0.removeValue(forKey: b.instance) }
             }
         }
         var r = baseReport(.applied, sha: sha, source: request.source)
