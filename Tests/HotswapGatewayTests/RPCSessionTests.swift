@@ -244,12 +244,13 @@ struct TaskSupervisorTests {
         await running
     }
 
-    @Test("finishing with cancellation cancels sleeping timers")
+    @Test("finishing with cancellation cancels waiting work (restart timers, refreshes)")
     func cancelling() async {
         let supervisor = TaskSupervisor()
         let cancelled = Recorder<Bool>()
+        let never = SharedOutcome<Void>()
         supervisor.spawn {
-            if (try? await Task.sleep(for: .seconds(3600))) == nil { cancelled.append(true) }
+            if (try? await never.value()) == nil { cancelled.append(true) }
         }
         async let running: Void = supervisor.run()
         await supervisor.finish(cancelling: true)
