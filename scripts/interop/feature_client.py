@@ -19,7 +19,7 @@ def strip(prefix, value):
     return value[len(prefix):] if prefix and value.startswith(prefix) else value
 
 
-async def exercise(session, prefix, logs):
+async def exercise(session, prefix, logs, logged):
     out = {}
     init = await session.initialize()
     caps = init.capabilities
@@ -54,10 +54,11 @@ async def exercise(session, prefix, logs):
         await session.set_logging_level("info")
     result = await session.call_tool(prefix + "shout", {"text": "hi"})
     out["call"] = "".join(getattr(c, "text", "") for c in result.content)
-    for _ in range(100):
-        if logs:
-            break
-        await asyncio.sleep(0.05)
+    # The log message travels on the session's event stream, apart from the call's answer: wait for it.
+    try:
+        await asyncio.wait_for(logged.wait(), 10)
+    except asyncio.TimeoutError:
+        pass
     out["logs"] = [str(m.data) for m in logs]
     out["loggers"] = [m.logger for m in logs]
     return out
@@ -67,21 +68,23 @@ async def main():
     args = sys.argv[1:]
     prefix = args[args.index("--prefix") + 1] if "--prefix" in args else ""
     logs = []
+    logged = asyncio.Event()
 
     async def on_log(params):
         logs.append(params)
+        logged.set()
 
     if args[0] == "--url":
         from mcp.client.streamable_http import streamable_http_client
         async with streamable_http_client(args[1]) as streams:
             async with ClientSession(streams[0], streams[1], logging_callback=on_log) as session:
-                out = await exercise(session, prefix, logs)
+                out = await exercise(session, prefix, logs, logged)
     else:
         from mcp.client.stdio import stdio_client
         command = args[1:]
         async with stdio_client(StdioServerParameters(command=command[0], args=command[1:])) as (read, write):
             async with ClientSession(read, write, logging_callback=on_log) as session:
-                out = await exercise(session, prefix, logs)
+                out = await exercise(session, prefix, logs, logged)
     print(json.dumps(out, sort_keys=True))
 
 
