@@ -77,11 +77,11 @@ struct SidecarTests {
         let m = marker()
         let initial = sidecarCatalog(m, ["a"])
         // Polling alone (as on a Docker Desktop share or NFS), and polling with inotify hints. The settle time
-        // is a full second here so that a busy CI machine stalling the slow writer below cannot make a pause
-        // between its chunks look like a finished file.
+        // is two seconds here: the slow write below finishes its file only after the sidecar has seen the
+        // half-written one, and must do so within the settle time even on a busy CI machine.
         let pair = try await Pair.start(
             marker: m, initial: initial, watch: { gw in gw.configPath }, sidecarArgs: inotify ? [] : ["--no-inotify"],
-            settle: "1s")
+            settle: "2s")
         try await eventually("start") { try await pair.sidecar.metric("hotswap_sidecar_validations_total") == 1 }
 
         // Rename-save, as vim and most editors do.
@@ -98,23 +98,19 @@ struct SidecarTests {
         let before = try await pair.sidecar.metric("hotswap_sidecar_validations_total")
         #expect(before == 3)
 
-        // A slow in-place write: chunks 100 ms apart, well inside the 1 s settle. The pause is the stimulus
-        // (a writer that takes its time), not synchronization: waiting for the sidecar's polls between chunks
-        // was tried and cannot work, because a settling poller waits the settle time before its next read.
+        // A slow in-place write: the first half, then, once the sidecar has seen that half-written file (its
+        // change counter moves), the rest. The half must never be validated: it has not settled.
         let v4 = Array(sidecarCatalog(m, ["a", "c", "d", "e"]).utf8)
-        // The writer runs on a thread of its own: on the test process's small cooperative pool, other suites'
-        // blocking calls could stall it past the settle time and make a pause look like a finished file.
-        let path = pair.gw.configPath
-        try await onThread {
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle.truncate(atOffset: 0)
-            let chunk = v4.count / 6 + 1
-            for start in stride(from: 0, to: v4.count, by: chunk) {
-                try handle.write(contentsOf: Data(v4[start..<min(start + chunk, v4.count)]))
-                usleep(100_000)  // the input under test (a writer pausing mid-file), not a wait for anything
-            }
-            try handle.close()
+        let half = v4.count / 2
+        let changesBefore = try await pair.sidecar.metric("hotswap_sidecar_changes_detected_total")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: pair.gw.configPath))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(v4[..<half]))
+        try await eventually("the sidecar to see the half-written file") {
+            try await pair.sidecar.metric("hotswap_sidecar_changes_detected_total") > changesBefore
         }
+        try handle.write(contentsOf: Data(v4[half...]))
+        try handle.close()
         try await eventually("the slow write applied") { try pair.liveHash() == ContentHash.sha256(v4) }
         let metrics = try await pair.sidecar.metrics()
         #expect(metrics["hotswap_sidecar_validations_total"] == before + 1, "only the finished file was validated")
