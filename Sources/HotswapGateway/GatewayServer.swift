@@ -129,7 +129,7 @@ public final class Gateway: Sendable {
             let limiter = ConnectionLimiter(limit: limit, logger: logger)
             return .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [limiter.handler()],
+                    additionalChannelHandlers: [limiter.handler(), routes.connections.handler()],
                     idleTimeout: TimeAmount(configuration.httpLimits.idleTimeout)))
         }
         var services: [any Service] = [

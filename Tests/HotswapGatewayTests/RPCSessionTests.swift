@@ -91,6 +91,27 @@ struct RPCSessionTests {
         #expect(try await call.value == .result(["ok": true]))
     }
 
+    @Test("max_call_duration: progress moves the deadline on, never past the ceiling; the server is told")
+    func ceiling() async throws {
+        let call = Task {
+            try await session.request(
+                method: "tools/call", params: ["name": "t"], timeout: .seconds(600), ceiling: .milliseconds(300),
+                onProgress: { _ in })
+        }
+        let sent = try await sentRequest("tools/call")
+        let id = try #require(sent["id"]?.intValue)
+        let first = try #require(session.deadline(of: id))
+        transport.deliver([
+            "jsonrpc": "2.0", "method": "notifications/progress", "params": ["progressToken": .int(id), "progress": 1],
+        ])
+        // However lively the call, its deadline stays at the ceiling (600 s would be the timeout's).
+        #expect(try #require(session.deadline(of: id)) <= first)
+        let error = await #expect(throws: BackendError.self) { try await call.value }
+        #expect(error?.kind == .timeout)
+        #expect(error?.message.contains("max_call_duration") == true, "\(String(describing: error))")
+        try await eventually("notifications/cancelled") { !transport.requests("notifications/cancelled").isEmpty }
+    }
+
     @Test("the server's requests are answered by the handler, with the server's own id")
     func serverRequests() async throws {
         async let supervised: Void = tasks.run()

@@ -216,7 +216,22 @@ public final class MCPTestClient: @unchecked Sendable {
         var message: [String: JSONValue] = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
         if let params { message["params"] = params }
         let reply = try post(.object(message))
-        return try JSONValue.parse(reply.body)
+        return try Self.response(reply)
+    }
+
+    /// The JSON-RPC response of a reply: its body, or, for an event stream (a call that sent progress or log
+    /// messages first), the event carrying the response.
+    public static func response(_ reply: HTTPReply) throws -> JSONValue {
+        guard reply.header("Content-Type")?.hasPrefix("text/event-stream") == true else {
+            return try JSONValue.parse(reply.body)
+        }
+        let messages = try reply.text.components(separatedBy: "\n").filter { $0.hasPrefix("data:") }.map {
+            try JSONValue.parse(String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces))
+        }
+        guard let response = messages.last(where: { $0["method"] == nil }) else {
+            throw ProcessTestFailure("an event stream without a response: \(reply.text)")
+        }
+        return response
     }
 
     /// Calls a tool; returns the text of its first content item, or throws with the error.

@@ -11,8 +11,30 @@ import asyncio
 import json
 import sys
 
+import warnings
+
 from mcp import ClientSession, StdioServerParameters
-from mcp.types import PromptReference, ResourceTemplateReference
+from mcp.types import (CreateMessageResult, ElicitResult, ListRootsResult, PromptReference,
+                       ResourceTemplateReference, Root, TextContent)
+
+warnings.simplefilter("ignore")  # sampling is deprecated in the newest revision, and still offered by servers
+
+
+async def on_sampling(context, params):
+    question = params.messages[0].content.text
+    return CreateMessageResult(role="assistant", content=TextContent(type="text", text=f"echo {question}"),
+                               model="stand-in-model")
+
+
+async def on_elicitation(context, params):
+    return ElicitResult(action="accept", content={"colour": "teal"})
+
+
+async def on_roots(context):
+    return ListRootsResult(roots=[Root(uri="file:///work/project", name="project")])
+
+
+CALLBACKS = dict(sampling_callback=on_sampling, elicitation_callback=on_elicitation, list_roots_callback=on_roots)
 
 
 def strip(prefix, value):
@@ -61,6 +83,18 @@ async def exercise(session, prefix, logs, logged):
         pass
     out["logs"] = [str(m.data) for m in logs]
     out["loggers"] = [m.logger for m in logs]
+    # What a call can do on its way: progress, and the server asking the client (sampling, elicitation, roots).
+    steps = []
+
+    async def on_progress(progress, total, message):
+        steps.append([progress, total, message])
+
+    result = await session.call_tool(prefix + "count", {"n": 5}, progress_callback=on_progress)
+    out["count"] = "".join(getattr(c, "text", "") for c in result.content)
+    out["progress"] = steps
+    for tool, arguments in [("ask_model", {"question": "why?"}), ("ask_user", {}), ("roots", {})]:
+        result = await session.call_tool(prefix + tool, arguments)
+        out[tool] = "".join(getattr(c, "text", "") for c in result.content)
     return out
 
 
@@ -77,13 +111,13 @@ async def main():
     if args[0] == "--url":
         from mcp.client.streamable_http import streamable_http_client
         async with streamable_http_client(args[1]) as streams:
-            async with ClientSession(streams[0], streams[1], logging_callback=on_log) as session:
+            async with ClientSession(streams[0], streams[1], logging_callback=on_log, **CALLBACKS) as session:
                 out = await exercise(session, prefix, logs, logged)
     else:
         from mcp.client.stdio import stdio_client
         command = args[1:]
         async with stdio_client(StdioServerParameters(command=command[0], args=command[1:])) as (read, write):
-            async with ClientSession(read, write, logging_callback=on_log) as session:
+            async with ClientSession(read, write, logging_callback=on_log, **CALLBACKS) as session:
                 out = await exercise(session, prefix, logs, logged)
     print(json.dumps(out, sort_keys=True))
 

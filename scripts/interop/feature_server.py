@@ -5,16 +5,27 @@ templates, and logging. Served over stdio. The conformance tests run the same cl
 and through the gateway, and compare.
 
   feature_server.py [--name NAME]     NAME shows in its answers (default "features")
+
+Tools beyond `shout` exercise what a call can do on its way: `count` reports progress, `ask_model` asks the
+client for a sampling, `ask_user` elicits, `roots` lists the client's roots, and `wait` waits until it is
+cancelled (it writes "cancelled" to --cancel-log PATH when it is).
 """
 import sys
+import warnings
+
+import anyio
+from pydantic import BaseModel
 
 try:
     from mcp.server.mcpserver import MCPServer as Server, Context  # SDK 2.x
 except ImportError:  # SDK 1.x
     from mcp.server.fastmcp import FastMCP as Server, Context
-from mcp.types import Completion, PromptReference, ResourceTemplateReference
+from mcp.types import Completion, PromptReference, ResourceTemplateReference, SamplingMessage, TextContent
+
+warnings.simplefilter("ignore")  # sampling is deprecated in the newest revision, and still offered by clients
 
 name = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else "features"
+cancel_log = sys.argv[sys.argv.index("--cancel-log") + 1] if "--cancel-log" in sys.argv else None
 server = Server(name)
 
 
@@ -23,6 +34,57 @@ async def shout(text: str, ctx: Context) -> str:
     """Answers TEXT in capitals, and logs it at info."""
     await ctx.info(f"shouting {text}")
     return text.upper()
+
+
+@server.tool()
+async def count(n: int, ctx: Context) -> str:
+    """Counts to N, reporting progress at each step."""
+    for i in range(1, n + 1):
+        await ctx.report_progress(i, n, f"step {i}")
+    return f"counted to {n}"
+
+
+@server.tool()
+async def ask_model(question: str, ctx: Context) -> str:
+    """Asks the client's model QUESTION (sampling) and answers with what it said."""
+    result = await ctx.session.create_message(
+        messages=[SamplingMessage(role="user", content=TextContent(type="text", text=question))], max_tokens=50)
+    return f"model said: {result.content.text}"
+
+
+class Answer(BaseModel):
+    colour: str
+
+
+@server.tool()
+async def ask_user(ctx: Context) -> str:
+    """Asks the user for a colour (elicitation)."""
+    result = await ctx.elicit("Which colour?", Answer)
+    return f"{result.action}: {result.data.colour if result.data else ''}"
+
+
+@server.tool()
+async def roots(ctx: Context) -> str:
+    """The client's roots."""
+    result = await ctx.session.list_roots()
+    return " ".join(str(r.uri) for r in result.roots)
+
+
+@server.tool()
+async def wait(ctx: Context) -> str:
+    """Waits until cancelled."""
+    if cancel_log:
+        with open(cancel_log, "a") as f:
+            f.write("started\n")
+    try:
+        await ctx.report_progress(0, None, "waiting")
+        await anyio.sleep(3600)
+    except anyio.get_cancelled_exc_class():
+        if cancel_log:
+            with open(cancel_log, "a") as f:
+                f.write("cancelled\n")
+        raise
+    return "not cancelled"
 
 
 @server.prompt()

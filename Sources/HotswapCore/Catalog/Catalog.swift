@@ -35,6 +35,8 @@ public struct ServerDefinition: Sendable, Hashable, Encodable {
     public var drainTimeout: CatalogDuration
     /// Stop an idle local process after this long; zero means never.
     public var idleTTL: CatalogDuration
+    /// A hard ceiling on one call, however much progress it reports; zero means none.
+    public var maxCallDuration: CatalogDuration
     public var maxConcurrency: Int
 
     enum CodingKeys: String, CodingKey {
@@ -43,6 +45,7 @@ public struct ServerDefinition: Sendable, Hashable, Encodable {
         case startTimeout = "start_timeout"
         case drainTimeout = "drain_timeout"
         case idleTTL = "idle_ttl"
+        case maxCallDuration = "max_call_duration"
         case maxConcurrency = "max_concurrency"
     }
 
@@ -59,6 +62,7 @@ public struct ServerDefinition: Sendable, Hashable, Encodable {
         self.startTimeout = defaults.startTimeout
         self.drainTimeout = defaults.drainTimeout
         self.idleTTL = defaults.idleTTL
+        self.maxCallDuration = defaults.maxCallDuration
         self.maxConcurrency = defaults.maxConcurrency
     }
 }
@@ -176,6 +180,9 @@ public struct CatalogDefaults: Sendable, Hashable {
     public var drainTimeout = CatalogDuration(milliseconds: 30_000)
     /// 10 min: an idle local process is stopped to give back its memory.
     public var idleTTL = CatalogDuration(milliseconds: 600_000)
+    /// None: a call that keeps reporting progress may run as long as it does (each report restarts its
+    /// `request_timeout`); set one to bound every call however lively.
+    public var maxCallDuration = CatalogDuration(milliseconds: 0)
     /// 64 concurrent calls per server.
     public var maxConcurrency = 64
 

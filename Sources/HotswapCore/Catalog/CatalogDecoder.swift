@@ -10,7 +10,9 @@ struct CatalogDecoder {
     // MARK: Keys of each mapping
 
     static let topKeys = ["version", "defaults", "servers"]
-    static let defaultsKeys = ["request_timeout", "start_timeout", "drain_timeout", "idle_ttl", "max_concurrency"]
+    static let defaultsKeys = [
+        "request_timeout", "start_timeout", "drain_timeout", "idle_ttl", "max_call_duration", "max_concurrency",
+    ]
     static let serverKeys = ["id", "description", "runtime", "prestart", "tools"] + defaultsKeys
     static let localKeys = ["type", "command", "args", "env", "working_dir"]
     static let remoteKeys = ["type", "url", "headers"]
@@ -198,12 +200,12 @@ struct CatalogDecoder {
         var ok = true
         let durations: [(String, WritableKeyPath<CatalogDefaults, CatalogDuration>)] = [
             ("request_timeout", \.requestTimeout), ("start_timeout", \.startTimeout),
-            ("drain_timeout", \.drainTimeout), ("idle_ttl", \.idleTTL),
+            ("drain_timeout", \.drainTimeout), ("idle_ttl", \.idleTTL), ("max_call_duration", \.maxCallDuration),
         ]
         for (key, keyPath) in durations {
             guard let field = f[key] else { continue }
             if let d = duration(field.value, path.key(key)) {
-                if key != "idle_ttl" && d.milliseconds == 0 {
+                if key != "idle_ttl" && key != "max_call_duration" && d.milliseconds == 0 {
                     error(
                         path.key(key), field.value, "must be more than zero",
                         hint: "a zero \(key) would fail every call; use e.g. `30s`")

@@ -89,6 +89,14 @@ extension Backend {
     func notification(_ message: JSONValue) {
         let method = message["method"]?.stringValue ?? ""
         guard let kind = ListKind.allCases.first(where: { $0.notification == method }) else {
+            // A log message while a call is in flight goes to that call's client (the latest, when several
+            // are), as the server itself would send it on the call's stream.
+            if method == "notifications/message",
+                let caller = state.withLock({ s in s.callers.max { $0.key < $1.key }?.value })
+            {
+                caller.relay(message, from: id)
+                return
+            }
             events.notification(id, message)
             return
         }

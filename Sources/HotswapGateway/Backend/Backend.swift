@@ -43,6 +43,11 @@ public final class Backend: Sendable {
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var offerings: Offerings?
         var lastUsed = ContinuousClock.now
+        /// Client requests being served, by arrival: the latest is the one a server's request goes to.
+        var callers: [Int: any CallerLink] = [:]
+        var nextCaller = 0
+        /// The session of the latest caller, for a server's requests made outside any call.
+        var lastSession: (any ClientRequester)?
     }
 
     static let counter = Atomic<Int>(0)
@@ -133,17 +138,77 @@ public final class Backend: Sendable {
     /// Sends a request to the server, starting it first if it is cold. The caller holds a lease.
     /// The caller's task being cancelled (its client went away) cancels the call: it leaves the queue for a slot,
     /// or the server is told with `notifications/cancelled`; either way the slot is free at once.
-    public func call(method: String, params: JSONValue?) async throws -> RPCOutcome {
+    /// With `caller`, the server's progress for the call goes to that client with its own token, and the
+    /// server's requests made during the call go to it.
+    public func call(method: String, params: JSONValue?, caller: (any CallerLink)? = nil) async throws -> RPCOutcome {
         try await ensureStarted()
         try await slots.acquire()
         defer { slots.release() }
         guard let session = state.withLock({ $0.session }) else {
             throw BackendError(.unavailable, "server '\(id)' stopped before the call could be sent")
         }
+        var key: Int?
+        if let caller {
+            key = state.withLock { s in
+                s.nextCaller += 1
+                s.callers[s.nextCaller] = caller
+                s.lastSession = caller.session
+                return s.nextCaller
+            }
+        }
+        defer { if let key { state.withLock { _ = $0.callers.removeValue(forKey: key) } } }
+        var onProgress: (@Sendable (JSONValue) -> Void)?
+        if let caller, caller.progressToken != nil {
+            onProgress = { progress in caller.progress(progress) }
+        }
+        let ceiling = definition.maxCallDuration.milliseconds > 0 ? definition.maxCallDuration.duration : nil
         let outcome = try await session.request(
-            method: method, params: params, timeout: definition.requestTimeout.duration)
+            method: method, params: onProgress == nil ? Self.withoutProgressToken(params) : params,
+            timeout: definition.requestTimeout.duration, ceiling: ceiling, onProgress: onProgress)
         state.withLock { $0.lastUsed = .now }
         return outcome
+    }
+
+    /// A client's progress token the gateway does not map would reach the server as if it were the gateway's.
+    static func withoutProgressToken(_ params: JSONValue?) -> JSONValue? {
+        guard var object = params?.objectValue, var meta = object["_meta"]?.objectValue,
+            meta["progressToken"] != nil
+        else { return params }
+        meta["progressToken"] = nil
+        object["_meta"] = meta.isEmpty ? nil : .object(meta)
+        return .object(object)
+    }
+
+    /// A request from the server: `ping` is answered here; sampling, elicitation and roots go to the client
+    /// whose call is in flight (the latest, when several are), or, outside any call, to the session that
+    /// called last. While it is out, the request holds a lease, so a drain waits for it as for a call.
+    func serverRequest(_ method: String, _ params: JSONValue?) async -> RPCOutcome {
+        if method == "ping" { return .result([:]) }
+        guard clientMethods.contains(method) else {
+            return .error(["code": -32601, "message": "hotswap gateway does not pass '\(method)' on to clients"])
+        }
+        let (callers, session) = state.withLock { s -> ([any CallerLink], (any ClientRequester)?) in
+            s.inFlight += 1
+            return (s.callers.sorted { $0.key > $1.key }.map(\.value), s.lastSession)
+        }
+        defer { release() }
+        let candidates: [any ClientRequester] = callers.isEmpty ? (session.map { [$0] } ?? []) : callers
+        guard !candidates.isEmpty else {
+            return .error([
+                "code": -32603,
+                "message": "no client has called server '\(id)' yet, so there is nobody to ask \(method)",
+            ])
+        }
+        guard let client = candidates.first(where: { $0.accepts(method, params) }) else {
+            let capability = method.split(separator: "/").first.map(String.init) ?? method
+            return .error([
+                "code": -32601,
+                "message": .string(
+                    "the client did not announce the '\(capability)' capability, so the gateway cannot pass \(method) on"
+                ),
+            ])
+        }
+        return await client.request(method, params, timeout: definition.requestTimeout.duration)
     }
 
     /// Forwards a notification when the server is running.
@@ -223,7 +288,12 @@ public final class Backend: Sendable {
         do {
             let session = RPCSession(
                 serverID: id, logger: logger, tasks: tasks,
-                handlers: .init(notification: { [weak self] message in self?.notification(message) }))
+                handlers: .init(
+                    notification: { [weak self] message in self?.notification(message) },
+                    request: { [weak self] method, params in
+                        guard let self else { return .error(["code": -32603, "message": "server stopped"]) }
+                        return await self.serverRequest(method, params)
+                    }))
             let link = try await launcher.launch(
                 definition, environment: baseEnvironment, logger: logger, events: session.events)
             session.attach(link.transport)
@@ -237,7 +307,7 @@ public final class Backend: Sendable {
                 initialize = try await session.request(
                     method: "initialize",
                     params: [
-                        "protocolVersion": .string(backendProtocolVersion), "capabilities": [:],
+                        "protocolVersion": .string(backendProtocolVersion), "capabilities": gatewayClientCapabilities,
                         "clientInfo": ["name": "hotswap-gateway", "version": "0.1.0"],
                     ], timeout: try remaining())
             } catch let error as BackendError where error.kind == .timeout {

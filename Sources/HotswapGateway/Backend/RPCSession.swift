@@ -57,6 +57,8 @@ public final class RPCSession: Sendable {
         var method: String
         var timeout: Duration
         var deadline: ContinuousClock.Instant
+        /// `max_call_duration`: progress moves `deadline` on, never past this.
+        var ceiling: ContinuousClock.Instant?
         var onProgress: (@Sendable (JSONValue) -> Void)?
         /// Handed to the transport: a cancellation from now on can be sent after it.
         var sent = false
@@ -120,9 +122,10 @@ public final class RPCSession: Sendable {
     /// Sends a request and waits for its response. Fails with `.timeout` when no response (and, with
     /// `onProgress`, no progress) comes within `timeout`, and with `CancellationError` when the task is
     /// cancelled; either way the server gets `notifications/cancelled`. With `onProgress`, the request carries
-    /// a progress token of the session's own and the server's progress notifications for it go there.
+    /// a progress token of the session's own and the server's progress notifications for it go there. With
+    /// `ceiling`, the request fails after that long however much progress comes.
     public func request(
-        method: String, params: JSONValue?, timeout: Duration,
+        method: String, params: JSONValue?, timeout: Duration, ceiling: Duration? = nil,
         onProgress: (@Sendable (JSONValue) -> Void)? = nil
     ) async throws -> RPCOutcome {
         let id = state.withLock { s -> Int64 in
@@ -153,15 +156,19 @@ public final class RPCSession: Sendable {
                     guard s.transport != nil else {
                         return BackendError(.unavailable, "server '\(serverID)' is not connected yet")
                     }
+                    let now = ContinuousClock.now
+                    let limit = ceiling.map { now + $0 }
                     s.pending[id] = Pending(
-                        waiter: c, method: method, timeout: timeout, deadline: .now + timeout, onProgress: onProgress)
+                        waiter: c, method: method, timeout: timeout,
+                        deadline: min(now + timeout, limit ?? now + timeout),
+                        ceiling: limit, onProgress: onProgress)
                     return nil
                 }
                 if let refusal {
                     c.resume(throwing: refusal)
                     return
                 }
-                scheduleExpiry(of: id, after: timeout)
+                scheduleExpiry(of: id, after: min(timeout, ceiling ?? timeout))
                 transport?.send(bytes) { [weak self] reason in
                     guard let self else { return }
                     self.finish(id, .failure(BackendError(.closed, "server '\(self.serverID)': \(reason)")))
@@ -247,9 +254,11 @@ public final class RPCSession: Sendable {
         case .later(let delay):
             scheduleExpiry(of: id, after: delay)
         case .expired(let p):
-            giveUp(
-                id, BackendError(.timeout, "server '\(serverID)' did not answer \(p.method) within \(p.timeout)"),
-                reason: "timeout")
+            let message =
+                p.ceiling.map { $0 <= now } == true
+                ? "server '\(serverID)' did not finish \(p.method) within max_call_duration"
+                : "server '\(serverID)' did not answer \(p.method) within \(p.timeout)"
+            giveUp(id, BackendError(.timeout, message), reason: "timeout")
         }
     }
 
@@ -357,7 +366,8 @@ public final class RPCSession: Sendable {
         guard let token = params?["progressToken"]?.intValue else { return false }
         let callback = state.withLock { s -> (@Sendable (JSONValue) -> Void)? in
             guard var p = s.pending[token], let callback = p.onProgress else { return nil }
-            p.deadline = .now + p.timeout
+            let next = ContinuousClock.now + p.timeout
+            p.deadline = p.ceiling.map { min(next, $0) } ?? next
             s.pending[token] = p
             return callback
         }

@@ -23,6 +23,14 @@ public final class MCPEndpoint: Sendable {
         var used = false
         /// Requests being served now: such a session is never evicted.
         var inFlight = 0
+        /// What the client announced at `initialize` (sampling, elicitation, roots).
+        var capabilities: JSONValue = [:]
+    }
+
+    /// A server's request passed on to a client, waiting for the client's answer.
+    private struct Ask {
+        var session: String
+        var waiter: CheckedContinuation<RPCOutcome, Never>
     }
 
     let registry: Registry
@@ -32,6 +40,11 @@ public final class MCPEndpoint: Sendable {
     /// Resource URIs two servers list, already logged.
     let reportedConflicts = Mutex<Set<String>>([])
     private let sessions = Mutex<[String: Session]>([:])
+    /// Client requests being served, by session and the client's request id (for `notifications/cancelled`).
+    private let inflight = Mutex<[String: CallExchange]>([:])
+    /// Servers' requests passed on to clients, by the id the gateway gave them.
+    private let asks = Mutex<[Int64: Ask]>([:])
+    private let nextAsk = Atomic<Int64>(0)
     /// At most this many sessions in all (default 10,000), and this many per client address (default 1,000).
     public let maxSessions: Int
     public let maxSessionsPerClient: Int
@@ -50,17 +63,25 @@ public final class MCPEndpoint: Sendable {
         self.maxSessionsPerClient = max(1, min(maxSessionsPerClient, maxSessions))
     }
 
-    /// An HTTP answer: status, extra headers, and a JSON body (nil for 202/204).
+    /// An HTTP answer: status, extra headers, and a JSON body (nil for 202/204), or an event stream: the
+    /// messages of a call that sent the client something before its answer, then the answer.
     public struct Reply: Sendable {
         public var status: Int
         public var headers: [(String, String)] = []
         public var body: JSONValue?
+        public var stream: CallExchange?
+        /// The request's exchange, whichever way it was answered.
+        public var call: CallExchange?
     }
 
     // MARK: HTTP verbs
 
-    /// `POST /mcp`: one JSON-RPC message.
-    public func post(body: [UInt8], sessionID: String?, protocolVersion: String?, client: String = "") async -> Reply {
+    /// `POST /mcp`: one JSON-RPC message. `began` sees the exchange of a request before it is served (the HTTP
+    /// side cancels it when the client's connection closes).
+    public func post(
+        body: [UInt8], sessionID: String?, protocolVersion: String?, client: String = "",
+        began: @Sendable (CallExchange) -> Void = { _ in }
+    ) async -> Reply {
         let message: JSONValue
         do {
             message = try JSONValue.parse(body)
@@ -111,22 +132,150 @@ public final class MCPEndpoint: Sendable {
             )
         }
         guard let method else {
-            // A response from the client (to a server request we never send): nothing to do.
+            // The client's answer to a server's request the gateway passed on.
+            if let id = id?.intValue, message["result"] != nil || message["error"] != nil {
+                let outcome: RPCOutcome =
+                    message["error"].map { .error($0) } ?? .result(message["result"] ?? .null)
+                answerAsk(id, outcome, session: sessionID)
+            }
             return Reply(status: 202)
         }
         guard let id, id != .null else {
-            // Notifications: initialized, cancelled, progress from the client.
+            // Notifications: initialized, cancelled, progress, roots/list_changed from the client.
+            if method == "notifications/cancelled", let request = message["params"]?["requestId"] {
+                inflight.withLock { $0[Self.callKey(sessionID, request)] }?.cancel()
+            }
             return Reply(status: 202)
         }
+        let exchange = CallExchange(endpoint: self, session: sessionID, requestID: id, params: message["params"])
+        let key = Self.callKey(sessionID, id)
+        inflight.withLock { $0[key] = exchange }
         sessions.withLock { $0[sessionID]?.inFlight += 1 }
-        defer { sessions.withLock { $0[sessionID]?.inFlight -= 1 } }
-        let result = await dispatch(method: method, params: message["params"], session: sessionID)
-        switch result {
-        case .result(let value):
-            return Reply(status: 200, body: ["jsonrpc": "2.0", "id": id, "result": value])
-        case .error(let error):
-            return Reply(status: 200, body: ["jsonrpc": "2.0", "id": id, "error": error])
+        let params = message["params"]
+        let spawned = registry.backendTasks.spawn { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let outcome = await self.dispatch(method: method, params: params, exchange: exchange)
+                    switch outcome {
+                    case .result(let value): exchange.finish(["jsonrpc": "2.0", "id": id, "result": value])
+                    case .error(let error): exchange.finish(["jsonrpc": "2.0", "id": id, "error": error])
+                    }
+                }
+                // The client cancelling (or going away) cancels the work; an answer ends this wait too.
+                group.addTask { _ = await exchange.ended.wait() }
+                _ = await group.next()
+                group.cancelAll()
+            }
+            self.inflight.withLock { all in if all[key] === exchange { all[key] = nil } }
+            self.sessions.withLock { $0[sessionID]?.inFlight -= 1 }
         }
+        guard spawned else {
+            inflight.withLock { _ = $0.removeValue(forKey: key) }
+            sessions.withLock { $0[sessionID]?.inFlight -= 1 }
+            return Reply(
+                status: 503, body: Self.error(id: id, code: -32000, message: "the hotswap gateway is shutting down"))
+        }
+        began(exchange)
+        let streaming: Bool
+        do {
+            streaming = try await exchange.streaming.value()
+        } catch {
+            exchange.cancel()
+            return Reply(
+                status: 503, body: Self.error(id: id, code: -32000, message: "the request was cancelled"),
+                call: exchange)
+        }
+        if streaming { return Reply(status: 200, stream: exchange, call: exchange) }
+        return Reply(status: 200, body: exchange.jsonReply, call: exchange)
+    }
+
+    static func callKey(_ session: String, _ id: JSONValue) -> String {
+        session + " " + String(decoding: id.serialized, as: UTF8.self)
+    }
+
+    // MARK: Servers' requests to clients
+
+    /// Whether a session's client announced what a server's request needs.
+    func clientAccepts(session: String, method: String, params: JSONValue?) -> Bool {
+        guard let capabilities = sessions.withLock({ $0[session]?.capabilities }) else { return false }
+        func has(_ key: String) -> Bool { capabilities[key].map { $0 != .null } ?? false }
+        switch method {
+        case "sampling/createMessage": return has("sampling")
+        case "roots/list": return has("roots")
+        case "elicitation/create":
+            guard has("elicitation") else { return false }
+            // `elicitation: {}` means form mode only (2025-11-25); URL mode must be announced.
+            if params?["mode"]?.stringValue == "url" { return capabilities["elicitation"]?["url"] != nil }
+            return true
+        default: return false
+        }
+    }
+
+    /// Passes a server's request on to a client, on its call's stream (`via`) or else its session's `GET`
+    /// stream, with an id of the gateway's own, and waits for the client's answer (at most `timeout`).
+    func ask(
+        session: String, method: String, params: JSONValue?, timeout: Duration, via exchange: CallExchange?
+    ) async -> RPCOutcome {
+        let id = nextAsk.add(1, ordering: .relaxed).newValue
+        var object: [String: JSONValue] = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
+        if let params { object["params"] = params }
+        let message = JSONValue.object(object)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<RPCOutcome, Never>) in
+                let registered = asks.withLock { a -> Bool in
+                    guard !Task.isCancelled else { return false }
+                    a[id] = Ask(session: session, waiter: c)
+                    return true
+                }
+                guard registered else {
+                    c.resume(returning: .error(["code": -32603, "message": "the request was cancelled"]))
+                    return
+                }
+                let delivered =
+                    (exchange.map { !$0.isCancelled && $0.emit(message) } ?? false)
+                    || streams.send(message, to: session)
+                guard delivered else {
+                    answerAsk(
+                        id,
+                        .error([
+                            "code": -32603,
+                            "message": .string(
+                                "the client has no call in flight and no open GET /mcp stream to receive \(method)"),
+                        ]))
+                    return
+                }
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.inSeconds) { [weak self] in
+                    self?.answerAsk(
+                        id,
+                        .error([
+                            "code": -32001, "message": .string("the client did not answer \(method) within \(timeout)"),
+                        ]))
+                }
+            }
+        } onCancel: {
+            answerAsk(id, .error(["code": -32603, "message": "the request was cancelled"]))
+        }
+    }
+
+    /// Resumes a server's request with the client's answer; a session given must be the one asked.
+    @discardableResult
+    func answerAsk(_ id: Int64, _ outcome: RPCOutcome, session: String? = nil) -> Bool {
+        let ask = asks.withLock { a -> Ask? in
+            guard let ask = a[id], session == nil || ask.session == session else { return nil }
+            return a.removeValue(forKey: id)
+        }
+        guard let ask else { return false }
+        ask.waiter.resume(returning: outcome)
+        return true
+    }
+
+    /// Ends what a session has under way: its calls are cancelled, servers' requests to it fail.
+    private func endWork(of session: String) {
+        let prefix = session + " "
+        let calls = inflight.withLock { all in all.filter { $0.key.hasPrefix(prefix) }.map(\.value) }
+        for call in calls { call.cancel() }
+        let ids = asks.withLock { a in a.filter { $0.value.session == session }.map(\.key) }
+        for id in ids { answerAsk(id, .error(["code": -32603, "message": "the client's session ended"])) }
     }
 
     /// `DELETE /mcp`: ends a session.
@@ -135,6 +284,7 @@ public final class MCPEndpoint: Sendable {
             return Reply(status: 404, body: Self.error(id: .null, code: -32600, message: "unknown session"))
         }
         streams.close(session: sessionID)
+        endWork(of: sessionID)
         // The owning servers stay subscribed until they stop (a shared backend has no per-session unsubscribe
         // to replay here); the session's updates simply go nowhere now.
         _ = streams.dropSubscriptions(of: sessionID)
@@ -152,6 +302,7 @@ public final class MCPEndpoint: Sendable {
         let requested = params?["protocolVersion"]?.stringValue ?? Self.supportedVersions[0]
         let version = Self.supportedVersions.contains(requested) ? requested : Self.supportedVersions[0]
         let sessionID = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
+        var evicted: String?
         let admitted = sessions.withLock { s -> Bool in
             let now = ContinuousClock.now
             let mine = s.values.reduce(0) { $0 + ($1.client == client ? 1 : 0) }
@@ -175,11 +326,15 @@ public final class MCPEndpoint: Sendable {
                 guard let victim else { return false }
                 s.removeValue(forKey: victim.key)
                 streams.close(session: victim.key)
+                evicted = victim.key
                 _ = streams.dropSubscriptions(of: victim.key)
             }
-            s[sessionID] = Session(protocolVersion: version, created: now, client: client, lastUsed: now)
+            s[sessionID] = Session(
+                protocolVersion: version, created: now, client: client, lastUsed: now,
+                capabilities: params?["capabilities"] ?? [:])
             return true
         }
+        if let evicted { endWork(of: evicted) }
         guard admitted else {
             return Reply(
                 status: 503, headers: [("Retry-After", "1")],
@@ -197,26 +352,26 @@ public final class MCPEndpoint: Sendable {
             status: 200, headers: [("Mcp-Session-Id", sessionID)], body: ["jsonrpc": "2.0", "id": id, "result": result])
     }
 
-    private func dispatch(method: String, params: JSONValue?, session: String) async -> RPCOutcome {
+    private func dispatch(method: String, params: JSONValue?, exchange: CallExchange) async -> RPCOutcome {
         switch method {
         case "ping":
             return .result([:])
         case "tools/list":
             return .result(["tools": .array(await listTools())])
         case "tools/call":
-            return await callTool(params)
+            return await callTool(params, exchange)
         case "prompts/list":
             return .result(await listPrompts())
         case "prompts/get":
-            return await getPrompt(params)
+            return await getPrompt(params, exchange)
         case "resources/list":
             return .result(await listResources())
         case "resources/templates/list":
             return .result(await listResourceTemplates())
         case "resources/read", "resources/subscribe", "resources/unsubscribe":
-            return await resourceRequest(method, params, session: session)
+            return await resourceRequest(method, params, exchange)
         case "completion/complete":
-            return await complete(params)
+            return await complete(params, exchange)
         case "logging/setLevel":
             return await setLogLevel(params)
         default:
@@ -273,7 +428,7 @@ public final class MCPEndpoint: Sendable {
         tally.answered()
     }
 
-    private func callTool(_ params: JSONValue?) async -> RPCOutcome {
+    private func callTool(_ params: JSONValue?, _ exchange: CallExchange) async -> RPCOutcome {
         guard var object = params?.objectValue, let name = object["name"]?.stringValue else {
             return .error(["code": -32602, "message": "tools/call needs params.name"])
         }
@@ -306,7 +461,7 @@ public final class MCPEndpoint: Sendable {
         }
         object["name"] = .string(tool)
         do {
-            let outcome = try await backend.call(method: "tools/call", params: .object(object))
+            let outcome = try await backend.call(method: "tools/call", params: .object(object), caller: exchange)
             metrics.requests.increment(labels: ["server": serverID, "outcome": outcome.isError ? "error" : "ok"])
             return outcome
         } catch let error as BackendError {

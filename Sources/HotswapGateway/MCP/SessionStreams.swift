@@ -57,9 +57,21 @@ public final class SessionStreams: Sendable {
         for s in streams.withLock({ Array($0.values) }) { s.continuation.yield(message) }
     }
 
-    /// Sends a notification to every open stream of one session.
-    public func send(_ message: JSONValue, to session: String) {
-        for s in streams.withLock({ $0.values.filter { $0.session == session } }) { s.continuation.yield(message) }
+    /// Sends a message to every open stream of one session; false when it has none.
+    @discardableResult
+    public func send(_ message: JSONValue, to session: String) -> Bool {
+        let open = streams.withLock { $0.values.filter { $0.session == session } }
+        for s in open { s.continuation.yield(message) }
+        return !open.isEmpty
+    }
+
+    /// Event ids of every stream the gateway writes, unique for its lifetime.
+    static let eventIDs = Atomic<Int64>(0)
+
+    /// One server-sent event carrying a JSON-RPC message, with an id.
+    static func event(_ message: JSONValue) -> String {
+        let id = eventIDs.add(1, ordering: .relaxed).newValue
+        return "id: \(id)\nevent: message\ndata: \(message.text)\n\n"
     }
 
     /// After a swap, or a server's own notice, that changed a list.
@@ -73,7 +85,7 @@ public final class SessionStreams: Sendable {
 
     /// `resources/subscribe`: the session gets `notifications/resources/updated` for `uri`.
     func subscribe(session: String, uri: String) {
-        subscriptions.withLock { $0[uri, default: []].insert(session) }
+        subscriptions.withLock { _ = $0[uri, default: []].insert(session) }
     }
 
     /// `resources/unsubscribe`; true when the session had subscribed.

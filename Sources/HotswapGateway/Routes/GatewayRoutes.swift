@@ -36,6 +36,8 @@ public struct GatewayRoutes: Sendable {
     public let adminBudget: BodyBudget
     public let allowedOrigins: [String]
     public let startedAt = Date()
+    /// Client requests in progress on each connection: a client that drops its connection cancels them.
+    public let connections = ConnectionCalls()
 
     public init(
         registry: Registry, mcp: MCPEndpoint, metrics: GatewayMetrics, authorizer: AdminAuthorizer,
@@ -223,10 +225,43 @@ public struct GatewayRoutes: Sendable {
             return error.response(context)
         }
         defer { body.release() }
+        let channel = context.channel
+        let connections = self.connections
         let reply = await mcp.post(
             body: body.bytes, sessionID: request.headers[Self.sessionHeader],
-            protocolVersion: request.headers[Self.protocolHeader], client: Self.clientAddress(context))
-        return Self.reply(reply)
+            protocolVersion: request.headers[Self.protocolHeader], client: Self.clientAddress(context),
+            began: { connections.watch(channel, $0) })
+        guard let exchange = reply.stream else {
+            if let call = reply.call { connections.unwatch(channel, call) }
+            return Self.reply(reply)
+        }
+        // The call sent something before its answer: progress, a log message, a server's request. The answer
+        // is an event stream of those, then the reply; a client that goes away cancels the call.
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer { connections.unwatch(channel, exchange) }
+                do {
+                    for await event in exchange.events {
+                        switch event {
+                        case .message(let message):
+                            try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
+                        case .reply(let message):
+                            // A cancelled request gets no response (the client has stopped waiting for it).
+                            if !exchange.isCancelled {
+                                try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
+                            }
+                        }
+                    }
+                    try await writer.finish(nil)
+                } catch {
+                    exchange.cancel()
+                    throw error
+                }
+            })
     }
 
     /// Whether an Accept header takes both `application/json` and `text/event-stream` (wildcards count).
@@ -278,7 +313,7 @@ public struct GatewayRoutes: Sendable {
                 defer { streams.close(id) }
                 try await writer.write(ByteBuffer(string: ": hotswap event stream\n\n"))
                 for await message in stream {
-                    try await writer.write(ByteBuffer(string: "event: message\ndata: \(message.text)\n\n"))
+                    try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
                 }
                 try await writer.finish(nil)
             })
@@ -323,5 +358,53 @@ public struct GatewayRoutes: Sendable {
         return Response(
             status: .init(code: reply.status), headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: body.serialized)))
+    }
+}
+
+/// The client requests in progress on each connection, so that a client that closes its connection (the
+/// process died, the user pressed stop) cancels them, and the servers behind them are told. While a response is
+/// being made nobody reads the connection, so its end is seen by `HangUpHandler` in the pipeline, not by a read.
+public final class ConnectionCalls: Sendable {
+    private let calls = Mutex<[ObjectIdentifier: [ObjectIdentifier: CallExchange]]>([:])
+
+    public init() {}
+
+    func watch(_ channel: any Channel, _ exchange: CallExchange) {
+        calls.withLock { c in c[ObjectIdentifier(channel), default: [:]][ObjectIdentifier(exchange)] = exchange }
+    }
+
+    /// The request has been answered.
+    func unwatch(_ channel: any Channel, _ exchange: CallExchange) {
+        calls.withLock { c in
+            let key = ObjectIdentifier(channel)
+            _ = c[key]?.removeValue(forKey: ObjectIdentifier(exchange))
+            if c[key]?.isEmpty == true { c[key] = nil }
+        }
+    }
+
+    /// The client closed the connection (or its sending half): what it asked for is cancelled.
+    func hungUp(_ channel: any Channel) {
+        let orphaned = calls.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } ?? [:]
+        for exchange in orphaned.values { exchange.cancel() }
+    }
+
+    /// A handler for one new connection's pipeline.
+    public func handler() -> any RemovableChannelHandler { HangUpHandler(calls: self) }
+
+    private final class HangUpHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+        typealias InboundIn = NIOAny
+        let calls: ConnectionCalls
+
+        init(calls: ConnectionCalls) { self.calls = calls }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .inputClosed? = event as? ChannelEvent { calls.hungUp(context.channel) }
+            context.fireUserInboundEventTriggered(event)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            calls.hungUp(context.channel)
+            context.fireChannelInactive()
+        }
     }
 }
