@@ -14,7 +14,9 @@ import sys
 import warnings
 
 import anyio
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 try:
     from mcp.server.mcpserver import MCPServer as Server, Context  # SDK 2.x
@@ -44,30 +46,79 @@ async def count(n: int, ctx: Context) -> str:
     return f"counted to {n}"
 
 
-@server.tool()
-async def ask_model(question: str, ctx: Context) -> str:
-    """Asks the client's model QUESTION (sampling) and answers with what it said."""
-    result = await ctx.session.create_message(
-        messages=[SamplingMessage(role="user", content=TextContent(type="text", text=question))], max_tokens=50)
-    return f"model said: {result.content.text}"
+try:  # SDK 2.x: the same tools through Resolve markers, which work in both eras (2026-07-28 asks the client
+    # with an input_required result and a retry; older revisions with requests during the call)
+    from mcp.server.mcpserver import Elicit, ListRoots, Resolve, Sample
+    from mcp.types import CreateMessageResult, ListRootsResult
+except ImportError:
+    Resolve = None
 
 
 class Answer(BaseModel):
     colour: str
 
 
-@server.tool()
-async def ask_user(ctx: Context) -> str:
-    """Asks the user for a colour (elicitation)."""
-    result = await ctx.elicit("Which colour?", Answer)
-    return f"{result.action}: {result.data.colour if result.data else ''}"
+if Resolve is not None:
+    def sample_question() -> Sample:
+        return Sample([SamplingMessage(role="user", content=TextContent(type="text", text="why?"))], max_tokens=50)
+
+    def elicit_colour() -> Elicit[Answer]:
+        return Elicit("Which colour?", Answer)
+
+    def client_roots() -> ListRoots:
+        return ListRoots()
+
+    @server.tool()
+    async def ask_model(question: str, said: Annotated[CreateMessageResult, Resolve(sample_question)]) -> str:
+        """Asks the client's model (sampling) and answers with what it said."""
+        return f"model said: {said.content.text}"
+
+    @server.tool()
+    async def ask_user(answer: Annotated[Answer, Resolve(elicit_colour)]) -> str:
+        """Asks the user for a colour (elicitation)."""
+        return f"accept: {answer.colour}"
+
+    @server.tool()
+    async def roots(listed: Annotated[ListRootsResult, Resolve(client_roots)]) -> str:
+        """The client's roots."""
+        return " ".join(str(r.uri) for r in listed.roots)
+else:
+    @server.tool()
+    async def ask_model(question: str, ctx: Context) -> str:
+        """Asks the client's model QUESTION (sampling) and answers with what it said."""
+        result = await ctx.session.create_message(
+            messages=[SamplingMessage(role="user", content=TextContent(type="text", text=question))],
+            max_tokens=50)
+        return f"model said: {result.content.text}"
+
+    @server.tool()
+    async def ask_user(ctx: Context) -> str:
+        """Asks the user for a colour (elicitation)."""
+        result = await ctx.elicit("Which colour?", Answer)
+        return f"{result.action}: {result.data.colour if result.data else ''}"
+
+    @server.tool()
+    async def roots(ctx: Context) -> str:
+        """The client's roots."""
+        result = await ctx.session.list_roots()
+        return " ".join(str(r.uri) for r in result.roots)
 
 
 @server.tool()
-async def roots(ctx: Context) -> str:
-    """The client's roots."""
-    result = await ctx.session.list_roots()
-    return " ".join(str(r.uri) for r in result.roots)
+async def in_region(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], text: str) -> str:
+    """Answers TEXT tagged with REGION, an argument 2026-07-28 clients also send as the Mcp-Param-Region header."""
+    return f"{region}: {text}"
+
+
+@server.tool()
+async def touch(ctx: Context) -> str:
+    """Tells the client the tool list changed."""
+    if getattr(ctx, "protocol_version", None) in ("2026-07-28",):  # SDK 2.x: to subscriptions/listen streams
+        await ctx.notify_tools_changed()
+    else:  # an initialized session (the only kind in SDK 1.x)
+        await ctx.session.send_tool_list_changed()
+    return "touched"
 
 
 @server.tool()

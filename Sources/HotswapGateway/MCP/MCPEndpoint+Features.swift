@@ -72,7 +72,7 @@ extension MCPEndpoint {
     // MARK: Routed requests
 
     /// `prompts/get`, by the `<server>__` prefix of its name.
-    func getPrompt(_ params: JSONValue?, _ exchange: CallExchange) async -> RPCOutcome {
+    func getPrompt(_ params: JSONValue?, _ run: CallRun) async -> RPCOutcome {
         guard var object = params?.objectValue, let name = object["name"]?.stringValue else {
             return .error(["code": -32602, "message": "prompts/get needs params.name"])
         }
@@ -82,12 +82,11 @@ extension MCPEndpoint {
             ])
         }
         object["name"] = .string(prompt)
-        return await forward("prompts/get", params: .object(object), to: serverID, capability: "prompts", exchange)
+        return await forward("prompts/get", params: .object(object), to: serverID, capability: "prompts", run)
     }
 
     /// `resources/read`, `resources/subscribe`, `resources/unsubscribe`: to the server owning the URI.
-    func resourceRequest(_ method: String, _ params: JSONValue?, _ exchange: CallExchange) async -> RPCOutcome {
-        let session = exchange.sessionID
+    func resourceRequest(_ method: String, _ params: JSONValue?, _ run: CallRun) async -> RPCOutcome {
         guard let uri = params?["uri"]?.stringValue else {
             return .error(["code": -32602, "message": "\(method) needs params.uri"])
         }
@@ -104,21 +103,23 @@ extension MCPEndpoint {
                     "code": -32601, "message": "server '\(owner)' does not offer subscriptions to its resources",
                 ])
             }
-            let outcome = await forward(method, params: params, to: owner, capability: "resources", exchange)
-            if case .result = outcome { streams.subscribe(session: session, uri: uri) }
+            let outcome = await forward(method, params: params, to: owner, capability: "resources", run)
+            if case .result = outcome, case .session(let session) = run.era {
+                streams.subscribe(session: session, uri: uri)
+            }
             return outcome
         case "resources/unsubscribe":
-            streams.unsubscribe(session: session, uri: uri)
+            if case .session(let session) = run.era { streams.unsubscribe(session: session, uri: uri) }
             // The server stays subscribed while another session still is.
             if streams.hasSubscribers(uri) { return .result([:]) }
-            return await forward(method, params: params, to: owner, capability: "resources", exchange)
+            return await forward(method, params: params, to: owner, capability: "resources", run)
         default:
-            return await forward(method, params: params, to: owner, capability: "resources", exchange)
+            return await forward(method, params: params, to: owner, capability: "resources", run)
         }
     }
 
     /// `completion/complete`, by its `ref`: a prompt by its prefixed name, a resource template by its URI.
-    func complete(_ params: JSONValue?, _ exchange: CallExchange) async -> RPCOutcome {
+    func complete(_ params: JSONValue?, _ run: CallRun) async -> RPCOutcome {
         guard var object = params?.objectValue, var ref = object["ref"]?.objectValue else {
             return .error(["code": -32602, "message": "completion/complete needs params.ref"])
         }
@@ -133,12 +134,12 @@ extension MCPEndpoint {
             ref["name"] = .string(prompt)
             object["ref"] = .object(ref)
             return await forward(
-                "completion/complete", params: .object(object), to: serverID, capability: "completions", exchange)
+                "completion/complete", params: .object(object), to: serverID, capability: "completions", run)
         case "ref/resource":
             guard let uri = ref["uri"]?.stringValue, let owner = router(await liveOfferings()).owner(of: uri) else {
                 return .error(["code": -32602, "message": "completion/complete: no server offers that resource"])
             }
-            return await forward("completion/complete", params: params, to: owner, capability: "completions", exchange)
+            return await forward("completion/complete", params: params, to: owner, capability: "completions", run)
         default:
             return .error(["code": -32602, "message": "completion/complete: ref.type is ref/prompt or ref/resource"])
         }
@@ -161,7 +162,7 @@ extension MCPEndpoint {
     /// Sends a request to one server of the live catalog with a lease, and answers with what it answered, or a
     /// clear error when the server is not there, does not offer `capability`, or fails.
     func forward(
-        _ method: String, params: JSONValue?, to serverID: String, capability: String, _ exchange: CallExchange
+        _ method: String, params: JSONValue?, to serverID: String, capability: String, _ run: CallRun
     ) async -> RPCOutcome {
         guard let backend = registry.lease(serverID) else {
             let generation = registry.live?.number ?? 0
@@ -175,7 +176,7 @@ extension MCPEndpoint {
             return .error(["code": -32601, "message": "server '\(serverID)' does not offer \(capability)"])
         }
         do {
-            return try await backend.call(method: method, params: params, caller: exchange)
+            return try await backend.call(method: method, params: params, caller: run)
         } catch let error as BackendError {
             // Not -32002: for resources that code means "not found", and a server that is down is not that.
             return .error(["code": error.kind == .timeout ? -32001 : -32603, "message": .string(error.message)])

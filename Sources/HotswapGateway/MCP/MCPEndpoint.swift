@@ -41,7 +41,9 @@ public final class MCPEndpoint: Sendable {
     let reportedConflicts = Mutex<Set<String>>([])
     private let sessions = Mutex<[String: Session]>([:])
     /// Client requests being served, by session and the client's request id (for `notifications/cancelled`).
-    private let inflight = Mutex<[String: CallExchange]>([:])
+    private let inflight = Mutex<[String: CallRun]>([:])
+    /// 2026-07-28 requests being served, by their `requestState` token (for the client's retries).
+    let stateless = Mutex<[String: CallRun]>([:])
     /// Servers' requests passed on to clients, by the id the gateway gave them.
     private let asks = Mutex<[Int64: Ask]>([:])
     private let nextAsk = Atomic<Int64>(0)
@@ -72,6 +74,8 @@ public final class MCPEndpoint: Sendable {
         public var stream: CallExchange?
         /// The request's exchange, whichever way it was answered.
         public var call: CallExchange?
+        /// A `subscriptions/listen` stream (2026-07-28).
+        public var listen: ListenStream?
     }
 
     // MARK: HTTP verbs
@@ -79,8 +83,8 @@ public final class MCPEndpoint: Sendable {
     /// `POST /mcp`: one JSON-RPC message. `began` sees the exchange of a request before it is served (the HTTP
     /// side cancels it when the client's connection closes).
     public func post(
-        body: [UInt8], sessionID: String?, protocolVersion: String?, client: String = "",
-        began: @Sendable (CallExchange) -> Void = { _ in }
+        body: [UInt8], sessionID: String?, protocolVersion: String?, headers: [String: String] = [:],
+        client: String = "", began: @Sendable (CallExchange) -> Void = { _ in }
     ) async -> Reply {
         let message: JSONValue
         do {
@@ -97,14 +101,11 @@ public final class MCPEndpoint: Sendable {
         guard case .object = message, message["jsonrpc"]?.stringValue == "2.0" else {
             return Reply(status: 400, body: Self.error(id: .null, code: -32600, message: "not a JSON-RPC 2.0 message"))
         }
+        if Self.isStateless(message, protocolVersion: protocolVersion) {
+            return await postStateless(message, protocolVersion: protocolVersion, headers: headers, began: began)
+        }
         if let version = protocolVersion, !Self.supportedVersions.contains(version) {
-            return Reply(
-                status: 400,
-                body: Self.error(
-                    id: message["id"] ?? .null, code: -32600,
-                    message:
-                        "unsupported MCP-Protocol-Version '\(version)'; supported: \(Self.supportedVersions.joined(separator: ", "))"
-                ))
+            return Reply(status: 400, body: Self.unsupportedVersion(id: message["id"] ?? .null, requested: version))
         }
         let method = message["method"]?.stringValue
         let id = message["id"]
@@ -147,34 +148,54 @@ public final class MCPEndpoint: Sendable {
             }
             return Reply(status: 202)
         }
-        let exchange = CallExchange(endpoint: self, session: sessionID, requestID: id, params: message["params"])
-        let key = Self.callKey(sessionID, id)
-        inflight.withLock { $0[key] = exchange }
-        sessions.withLock { $0[sessionID]?.inFlight += 1 }
+        let exchange = CallExchange(requestID: id)
         let params = message["params"]
-        let spawned = registry.backendTasks.spawn { [self] in
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    let outcome = await self.dispatch(method: method, params: params, exchange: exchange)
-                    switch outcome {
-                    case .result(let value): exchange.finish(["jsonrpc": "2.0", "id": id, "result": value])
-                    case .error(let error): exchange.finish(["jsonrpc": "2.0", "id": id, "error": error])
-                    }
-                }
-                // The client cancelling (or going away) cancels the work; an answer ends this wait too.
-                group.addTask { _ = await exchange.ended.wait() }
-                _ = await group.next()
-                group.cancelAll()
-            }
-            self.inflight.withLock { all in if all[key] === exchange { all[key] = nil } }
+        let run = CallRun(endpoint: self, era: .session(sessionID), params: params, first: exchange)
+        let key = Self.callKey(sessionID, id)
+        inflight.withLock { $0[key] = run }
+        sessions.withLock { $0[sessionID]?.inFlight += 1 }
+        let started = start(run, method: method, params: params) {
+            self.inflight.withLock { all in if all[key] === run { all[key] = nil } }
             self.sessions.withLock { $0[sessionID]?.inFlight -= 1 }
         }
-        guard spawned else {
-            inflight.withLock { _ = $0.removeValue(forKey: key) }
-            sessions.withLock { $0[sessionID]?.inFlight -= 1 }
+        guard started else {
             return Reply(
                 status: 503, body: Self.error(id: id, code: -32000, message: "the hotswap gateway is shutting down"))
         }
+        return await answer(exchange, began: began)
+    }
+
+    /// Runs a request's work in the registry's supervisor (its answer may go on after the HTTP handler has
+    /// returned, as an event stream); the client cancelling or going away cancels it. False when the gateway
+    /// is shutting down (`cleanup` has run).
+    func start(
+        _ run: CallRun, method: String, params: JSONValue?, cleanup: @escaping @Sendable () -> Void,
+        decorate: Bool = false
+    ) -> Bool {
+        let spawned = registry.backendTasks.spawn { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let outcome = await self.dispatch(method: method, params: params, run: run)
+                    run.finish(decorate ? Self.cacheHints(outcome) : outcome)
+                }
+                group.addTask { _ = await run.ended.wait() }
+                _ = await group.next()
+                group.cancelAll()
+            }
+            cleanup()
+        }
+        if !spawned { cleanup() }
+        return spawned
+    }
+
+    /// Waits for the first thing an exchange has for the client: the answer (plain JSON) or a message before it
+    /// (an event stream).
+    func answer(
+        _ exchange: CallExchange, began: @Sendable (CallExchange) -> Void,
+        status: (JSONValue) -> Int = {
+            _ in 200
+        }
+    ) async -> Reply {
         began(exchange)
         let streaming: Bool
         do {
@@ -182,11 +203,37 @@ public final class MCPEndpoint: Sendable {
         } catch {
             exchange.cancel()
             return Reply(
-                status: 503, body: Self.error(id: id, code: -32000, message: "the request was cancelled"),
+                status: 503,
+                body: Self.error(id: exchange.requestID, code: -32000, message: "the request was cancelled"),
                 call: exchange)
         }
         if streaming { return Reply(status: 200, stream: exchange, call: exchange) }
-        return Reply(status: 200, body: exchange.jsonReply, call: exchange)
+        let body = exchange.jsonReply ?? .null
+        return Reply(status: status(body), body: body, call: exchange)
+    }
+
+    /// A JSON-RPC response for an outcome. For a 2026-07-28 client a result says `resultType: complete`, and
+    /// "resource not found" is -32602 (-32002 is retired).
+    static func response(id: JSONValue, _ outcome: RPCOutcome, stateless: Bool) -> JSONValue {
+        switch outcome {
+        case .result(var value):
+            if stateless, var object = value.objectValue, object["resultType"] == nil {
+                object["resultType"] = "complete"
+                value = .object(object)
+            }
+            return ["jsonrpc": "2.0", "id": id, "result": value]
+        case .error(var error):
+            if stateless, error["code"] == -32002, var object = error.objectValue {
+                object["code"] = -32602
+                error = .object(object)
+            }
+            return ["jsonrpc": "2.0", "id": id, "error": error]
+        }
+    }
+
+    /// A run is over: a 2026-07-28 client's retry can no longer find it.
+    func runEnded(_ run: CallRun) {
+        if run.isStateless { stateless.withLock { _ = $0.removeValue(forKey: run.token) } }
     }
 
     static func callKey(_ session: String, _ id: JSONValue) -> String {
@@ -198,6 +245,11 @@ public final class MCPEndpoint: Sendable {
     /// Whether a session's client announced what a server's request needs.
     func clientAccepts(session: String, method: String, params: JSONValue?) -> Bool {
         guard let capabilities = sessions.withLock({ $0[session]?.capabilities }) else { return false }
+        return Self.accepts(capabilities, method: method, params: params)
+    }
+
+    /// Whether capabilities a client announced cover what a server's request needs.
+    static func accepts(_ capabilities: JSONValue, method: String, params: JSONValue?) -> Bool {
         func has(_ key: String) -> Bool { capabilities[key].map { $0 != .null } ?? false }
         switch method {
         case "sampling/createMessage": return has("sampling")
@@ -216,10 +268,35 @@ public final class MCPEndpoint: Sendable {
     func ask(
         session: String, method: String, params: JSONValue?, timeout: Duration, via exchange: CallExchange?
     ) async -> RPCOutcome {
+        await ask(session: session, method: method, timeout: timeout) { id in
+            var object: [String: JSONValue] = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
+            if let params { object["params"] = params }
+            let message = JSONValue.object(object)
+            return (exchange.map { !$0.isCancelled && $0.emit(message) } ?? false)
+                || self.streams.send(message, to: session)
+        }
+    }
+
+    /// A server's request to a 2026-07-28 client: the call is answered `input_required` and the client's
+    /// retry brings the answer.
+    func ask(run: CallRun, method: String, params: JSONValue?, timeout: Duration) async -> RPCOutcome {
+        stateless.withLock { $0[run.token] = run }
+        return await ask(
+            session: run.token, method: method, timeout: timeout,
+            deliver: { id in
+                run.park(ask: id, method: method, params: params)
+                return true
+            }, finished: { id in run.forget(ask: id) })
+    }
+
+    /// Registers a server's request under an id of the gateway's own, hands it to `deliver` (false: nobody to
+    /// deliver it to), and waits for the client's answer, at most `timeout`.
+    private func ask(
+        session: String, method: String, timeout: Duration, deliver: @escaping @Sendable (Int64) -> Bool,
+        finished: @Sendable (Int64) -> Void = { _ in }
+    ) async -> RPCOutcome {
         let id = nextAsk.add(1, ordering: .relaxed).newValue
-        var object: [String: JSONValue] = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
-        if let params { object["params"] = params }
-        let message = JSONValue.object(object)
+        defer { finished(id) }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<RPCOutcome, Never>) in
                 let registered = asks.withLock { a -> Bool in
@@ -231,9 +308,7 @@ public final class MCPEndpoint: Sendable {
                     c.resume(returning: .error(["code": -32603, "message": "the request was cancelled"]))
                     return
                 }
-                let delivered =
-                    (exchange.map { !$0.isCancelled && $0.emit(message) } ?? false)
-                    || streams.send(message, to: session)
+                let delivered = deliver(id)
                 guard delivered else {
                     answerAsk(
                         id,
@@ -352,26 +427,26 @@ public final class MCPEndpoint: Sendable {
             status: 200, headers: [("Mcp-Session-Id", sessionID)], body: ["jsonrpc": "2.0", "id": id, "result": result])
     }
 
-    private func dispatch(method: String, params: JSONValue?, exchange: CallExchange) async -> RPCOutcome {
+    func dispatch(method: String, params: JSONValue?, run: CallRun) async -> RPCOutcome {
         switch method {
         case "ping":
             return .result([:])
         case "tools/list":
             return .result(["tools": .array(await listTools())])
         case "tools/call":
-            return await callTool(params, exchange)
+            return await callTool(params, run)
         case "prompts/list":
             return .result(await listPrompts())
         case "prompts/get":
-            return await getPrompt(params, exchange)
+            return await getPrompt(params, run)
         case "resources/list":
             return .result(await listResources())
         case "resources/templates/list":
             return .result(await listResourceTemplates())
         case "resources/read", "resources/subscribe", "resources/unsubscribe":
-            return await resourceRequest(method, params, exchange)
+            return await resourceRequest(method, params, run)
         case "completion/complete":
-            return await complete(params, exchange)
+            return await complete(params, run)
         case "logging/setLevel":
             return await setLogLevel(params)
         default:
@@ -428,7 +503,7 @@ public final class MCPEndpoint: Sendable {
         tally.answered()
     }
 
-    private func callTool(_ params: JSONValue?, _ exchange: CallExchange) async -> RPCOutcome {
+    private func callTool(_ params: JSONValue?, _ run: CallRun) async -> RPCOutcome {
         guard var object = params?.objectValue, let name = object["name"]?.stringValue else {
             return .error(["code": -32602, "message": "tools/call needs params.name"])
         }
@@ -461,7 +536,7 @@ public final class MCPEndpoint: Sendable {
         }
         object["name"] = .string(tool)
         do {
-            let outcome = try await backend.call(method: "tools/call", params: .object(object), caller: exchange)
+            let outcome = try await backend.call(method: "tools/call", params: .object(object), caller: run)
             metrics.requests.increment(labels: ["server": serverID, "outcome": outcome.isError ? "error" : "ok"])
             return outcome
         } catch let error as BackendError {

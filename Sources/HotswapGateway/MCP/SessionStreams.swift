@@ -8,6 +8,30 @@ public final class SessionStreams: Sendable {
     private struct Stream {
         var session: String
         var continuation: AsyncStream<JSONValue>.Continuation
+        /// A 2026-07-28 `subscriptions/listen` stream: its request id and the lists it asked about.
+        var listen: (subscription: JSONValue, kinds: Set<ListKind>)?
+
+        /// Sends a message fit for this stream: a listen stream gets only what it asked for, tagged with its
+        /// subscription id; log messages never.
+        func deliver(_ message: JSONValue) {
+            guard let listen else {
+                continuation.yield(message)
+                return
+            }
+            let method = message["method"]?.stringValue ?? ""
+            if let kind = ListKind.allCases.first(where: { $0.notification == method }) {
+                guard listen.kinds.contains(kind) else { return }
+            } else if method != "notifications/resources/updated" {
+                return
+            }
+            guard var object = message.objectValue else { return }
+            var params = object["params"]?.objectValue ?? [:]
+            var meta = params["_meta"]?.objectValue ?? [:]
+            meta[MCPEndpoint.metaSubscription] = listen.subscription
+            params["_meta"] = .object(meta)
+            object["params"] = .object(params)
+            continuation.yield(.object(object))
+        }
     }
 
     private let streams = Mutex<[UUID: Stream]>([:])
@@ -24,6 +48,18 @@ public final class SessionStreams: Sendable {
         let id = UUID()
         streams.withLock { $0[id] = Stream(session: session, continuation: continuation) }
         return (id, stream)
+    }
+
+    /// Opens a `subscriptions/listen` stream; its session name is its own (for resource subscriptions).
+    func openListen(subscription: JSONValue, kinds: Set<ListKind>) -> (UUID, String, AsyncStream<JSONValue>)? {
+        guard !closed.withLock({ $0 }) else { return nil }
+        let (stream, continuation) = AsyncStream.makeStream(of: JSONValue.self, bufferingPolicy: .bufferingNewest(64))
+        let id = UUID()
+        let session = "listen-" + id.uuidString
+        streams.withLock {
+            $0[id] = Stream(session: session, continuation: continuation, listen: (subscription, kinds))
+        }
+        return (id, session, stream)
     }
 
     func close(_ id: UUID) {
@@ -54,14 +90,14 @@ public final class SessionStreams: Sendable {
 
     /// Sends a notification to every open stream.
     public func broadcast(_ message: JSONValue) {
-        for s in streams.withLock({ Array($0.values) }) { s.continuation.yield(message) }
+        for s in streams.withLock({ Array($0.values) }) { s.deliver(message) }
     }
 
     /// Sends a message to every open stream of one session; false when it has none.
     @discardableResult
     public func send(_ message: JSONValue, to session: String) -> Bool {
         let open = streams.withLock { $0.values.filter { $0.session == session } }
-        for s in open { s.continuation.yield(message) }
+        for s in open { s.deliver(message) }
         return !open.isEmpty
     }
 

@@ -78,6 +78,7 @@ public struct GatewayRoutes: Sendable {
         router.get("/mcp") { request, _ in mcpStream(request) }
         router.delete("/mcp") { request, _ in
             if let refusal = originRefusal(request) { return refusal }
+            if let refusal = Self.statelessRefusal(request) { return refusal }
             guard let session = request.headers[Self.sessionHeader] else {
                 return Self.json(400, ["error": "DELETE /mcp needs the Mcp-Session-Id header"])
             }
@@ -227,10 +228,15 @@ public struct GatewayRoutes: Sendable {
         defer { body.release() }
         let channel = context.channel
         let connections = self.connections
+        var routing: [String: String] = [:]
+        for field in request.headers where field.name.canonicalName.hasPrefix("mcp-") {
+            routing[field.name.canonicalName] = field.value
+        }
         let reply = await mcp.post(
             body: body.bytes, sessionID: request.headers[Self.sessionHeader],
-            protocolVersion: request.headers[Self.protocolHeader], client: Self.clientAddress(context),
-            began: { connections.watch(channel, $0) })
+            protocolVersion: request.headers[Self.protocolHeader], headers: routing,
+            client: Self.clientAddress(context), began: { connections.watch(channel, $0) })
+        if let listen = reply.listen { return listenStream(listen, channel: channel) }
         guard let exchange = reply.stream else {
             if let call = reply.call { connections.unwatch(channel, call) }
             return Self.reply(reply)
@@ -264,6 +270,32 @@ public struct GatewayRoutes: Sendable {
             })
     }
 
+    /// A `subscriptions/listen` stream (2026-07-28): its acknowledgement, then list changes and resource
+    /// updates, until the client closes it (which ends its subscriptions).
+    private func listenStream(_ listen: ListenStream, channel: any Channel) -> Response {
+        let streams = mcp.streams
+        let connections = self.connections
+        let key = listen.id.uuidString
+        connections.watch(channel, key: key) { streams.close(listen.id) }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer {
+                    connections.unwatch(channel, key: key)
+                    streams.close(listen.id)
+                    _ = streams.dropSubscriptions(of: listen.session)
+                }
+                try await writer.write(ByteBuffer(string: SessionStreams.event(listen.first)))
+                for await message in listen.messages {
+                    try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
     /// Whether an Accept header takes both `application/json` and `text/event-stream` (wildcards count).
     static func acceptsBoth(_ accept: String?) -> Bool {
         let types = (accept ?? "").lowercased().split(separator: ",").map {
@@ -291,6 +323,7 @@ public struct GatewayRoutes: Sendable {
     /// after swaps that change the tool set. It ends when the session is deleted or the gateway shuts down.
     private func mcpStream(_ request: Request) -> Response {
         if let refusal = originRefusal(request) { return refusal }
+        if let refusal = Self.statelessRefusal(request) { return refusal }
         guard let accept = request.headers[.accept], accept.contains("text/event-stream") else {
             return Self.json(405, ["error": "GET /mcp opens an event stream: send Accept: text/event-stream"])
         }
@@ -317,6 +350,16 @@ public struct GatewayRoutes: Sendable {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// 2026-07-28 has no session stream and no session to delete: `GET` and `DELETE` are 405.
+    static func statelessRefusal(_ request: Request) -> Response? {
+        guard let version = request.headers[protocolHeader], MCPEndpoint.statelessVersions.contains(version) else {
+            return nil
+        }
+        var response = json(405, ["error": .string("revision \(version) has no GET or DELETE on /mcp; POST only")])
+        response.headers[.allow] = "POST"
+        return response
     }
 
     /// DNS-rebinding protection: browsers send Origin; only loopback origins and `--allow-origin` pass.
@@ -365,27 +408,36 @@ public struct GatewayRoutes: Sendable {
 /// process died, the user pressed stop) cancels them, and the servers behind them are told. While a response is
 /// being made nobody reads the connection, so its end is seen by `HangUpHandler` in the pipeline, not by a read.
 public final class ConnectionCalls: Sendable {
-    private let calls = Mutex<[ObjectIdentifier: [ObjectIdentifier: CallExchange]]>([:])
+    private let calls = Mutex<[ObjectIdentifier: [String: @Sendable () -> Void]]>([:])
 
     public init() {}
 
+    /// Runs `onHangUp` if the client closes the connection before `unwatch(channel, key)`.
+    func watch(_ channel: any Channel, key: String, onHangUp: @escaping @Sendable () -> Void) {
+        calls.withLock { c in c[ObjectIdentifier(channel), default: [:]][key] = onHangUp }
+    }
+
     func watch(_ channel: any Channel, _ exchange: CallExchange) {
-        calls.withLock { c in c[ObjectIdentifier(channel), default: [:]][ObjectIdentifier(exchange)] = exchange }
+        watch(channel, key: Self.key(exchange)) { exchange.cancel() }
     }
 
     /// The request has been answered.
-    func unwatch(_ channel: any Channel, _ exchange: CallExchange) {
+    func unwatch(_ channel: any Channel, key: String) {
         calls.withLock { c in
-            let key = ObjectIdentifier(channel)
-            _ = c[key]?.removeValue(forKey: ObjectIdentifier(exchange))
-            if c[key]?.isEmpty == true { c[key] = nil }
+            let id = ObjectIdentifier(channel)
+            _ = c[id]?.removeValue(forKey: key)
+            if c[id]?.isEmpty == true { c[id] = nil }
         }
     }
+
+    func unwatch(_ channel: any Channel, _ exchange: CallExchange) { unwatch(channel, key: Self.key(exchange)) }
+
+    static func key(_ exchange: CallExchange) -> String { "\(ObjectIdentifier(exchange))" }
 
     /// The client closed the connection (or its sending half): what it asked for is cancelled.
     func hungUp(_ channel: any Channel) {
         let orphaned = calls.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } ?? [:]
-        for exchange in orphaned.values { exchange.cancel() }
+        for cancel in orphaned.values { cancel() }
     }
 
     /// A handler for one new connection's pipeline.
