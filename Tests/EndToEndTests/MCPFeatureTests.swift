@@ -13,32 +13,38 @@ struct MCPFeatureTests {
     static let server = TestPaths.packageRoot.appendingPathComponent("scripts/interop/feature_server.py").path
     static let client = TestPaths.packageRoot.appendingPathComponent("scripts/interop/feature_client.py").path
 
-    func entry(_ id: String, marker: String) -> String {
+    func entry(_ id: String, marker: String, python: String = TestPaths.python) -> String {
         """
           - id: \(id)
             prestart: true
             runtime:
               type: local-process
-              command: \(TestPaths.python)
+              command: \(python)
               args: ["\(Self.server)", "--name", "\(id)", "--\(marker)"]
         """
     }
 
-    func runClient(_ arguments: [String]) async throws -> JSONValue {
-        let run = try await onThread { try ProcessRunner.run(TestPaths.python, [Self.client] + arguments) }
+    func runClient(_ arguments: [String], python: String = TestPaths.python) async throws -> JSONValue {
+        let run = try await onThread { try ProcessRunner.run(python, [Self.client] + arguments) }
         #expect(run.status == 0, "\(run)")
         return try JSONValue.parse(run.stdout)
     }
 
-    @Test("one server: every feature answers through the gateway exactly as it does directly")
-    func sameAsDirect() async throws {
+    /// The SDK lines the conformance runs with: each one's client and server, directly and through the gateway.
+    static let sdks = ["2.x", "1.x"]
+
+    @Test(
+        "one server: every feature answers through the gateway exactly as it does directly (SDK client and server)",
+        arguments: sdks)
+    func sameAsDirect(sdk: String) async throws {
+        let python = sdk == "1.x" ? TestPaths.pythonMCP1 : TestPaths.python
         let m = marker()
-        let direct = try await runClient(["--stdio", TestPaths.python, Self.server, "--name", "s"])
+        let direct = try await runClient(["--stdio", python, Self.server, "--name", "s"], python: python)
         let gw = try await GatewayProcess(
-            catalog: "version: 1\nservers:\n" + entry("s", marker: m) + "\n", arguments: ["--listen", "127.0.0.1:0"],
-            marker: m)
+            catalog: "version: 1\nservers:\n" + entry("s", marker: m, python: python) + "\n",
+            arguments: ["--listen", "127.0.0.1:0"], marker: m)
         let url = "http://127.0.0.1:\(try await gw.tcpPort())/mcp"
-        var through = try await runClient(["--url", url, "--prefix", "s__"])
+        var through = try await runClient(["--url", url, "--prefix", "s__"], python: python)
         // The one intended difference: a log message names the server it came from.
         #expect(through["loggers"] == ["s"])
         #expect(direct["loggers"] == [.null])

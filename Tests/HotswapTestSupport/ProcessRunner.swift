@@ -31,6 +31,12 @@ public enum TestPaths {
         if let p = ProcessInfo.processInfo.environment["HOTSWAP_PYTHON"], !p.isEmpty { return p }
         return packageRoot.appendingPathComponent(".venv/bin/python").path
     }
+
+    /// The Python with the MCP SDK's 1.x line that `scripts/test` prepares (`HOTSWAP_PYTHON_MCP1` overrides).
+    public static var pythonMCP1: String {
+        if let p = ProcessInfo.processInfo.environment["HOTSWAP_PYTHON_MCP1"], !p.isEmpty { return p }
+        return packageRoot.appendingPathComponent(".venv-mcp1/bin/python").path
+    }
 }
 
 /// Runs a program to completion and captures its output. Output goes through files, not pipes, so a chatty
