@@ -6,6 +6,7 @@ import HotswapGateway
 import HotswapRuntime
 import Logging
 import NIOPosix
+import Synchronization
 
 /// Gateway figures: apply time, call overhead, and calls to an unchanged server during a reload storm.
 enum GatewayBench {
@@ -86,9 +87,50 @@ enum GatewayBench {
             _ = try await direct.request(method: "tools/call", params: echo, timeout: .seconds(10))
             directSamples.add(ContinuousClock.now - t0)
         }
+        // A call that streams 100 progress notifications, and a sampling round trip, straight to the server.
+        let rounds = quick ? 30 : 200
+        let progressCall: JSONValue = ["name": "progress", "arguments": ["n": 100]]
+        var directProgress = Samples("tools/call with 100 progress notifications, direct")
+        for _ in 0..<rounds {
+            let seen = Counter()
+            let t0 = ContinuousClock.now
+            _ = try await direct.request(
+                method: "tools/call", params: progressCall, timeout: .seconds(10), onProgress: { _ in seen.add() })
+            directProgress.add(ContinuousClock.now - t0)
+            precondition(seen.value == 100, "progress went missing")
+        }
         direct.close()
         await tasks.finish(cancelling: true)
         await child.terminate(grace: .seconds(1))
+        let sampler = try ChildProcess.spawn(
+            command: demo, arguments: ["--name", "direct"], environment: ProcessInfo.processInfo.environment,
+            workingDirectory: nil)
+        let samplerTasks = TaskSupervisor()
+        async let samplerSupervised: Void = samplerTasks.run()
+        let sampling = RPCSession(
+            serverID: "direct", logger: logger, tasks: samplerTasks,
+            handlers: .init(request: { _, _ in .result(Self.sampled) }))
+        sampling.attach(
+            try await StdioTransport.connect(
+                to: sampler, serverID: "direct", group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                events: sampling.events))
+        _ = try await sampling.request(
+            method: "initialize",
+            params: [
+                "protocolVersion": "2025-11-25", "capabilities": ["sampling": [:]],
+                "clientInfo": ["name": "b", "version": "1"],
+            ], timeout: .seconds(10))
+        let sampleCall: JSONValue = ["name": "sample", "arguments": ["text": "hello"]]
+        var directSampling = Samples("tools/call with a sampling round trip, direct")
+        for _ in 0..<rounds {
+            let t0 = ContinuousClock.now
+            _ = try await sampling.request(method: "tools/call", params: sampleCall, timeout: .seconds(10))
+            directSampling.add(ContinuousClock.now - t0)
+        }
+        sampling.close()
+        await samplerTasks.finish(cancelling: true)
+        await samplerSupervised
+        await sampler.terminate(grace: .seconds(1))
 
         let (registry, metrics) = registry(logger: logger)
         _ = await registry.submit(ReloadRequest(bytes: catalog(servers: 10, variant: 0, demo: demo), source: .socket))
@@ -111,6 +153,46 @@ enum GatewayBench {
             precondition(r.status == 200)
         }
         rows += [directSamples, gatewaySamples]
+
+        // The same two through the gateway: the progress on the call's event stream with the client's token;
+        // the sampling request on the stream, answered by a POST of the client's response.
+        let progressBody = JSONValue.object([
+            "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": ["name": "s0__progress", "arguments": ["n": 100], "_meta": ["progressToken": "p"]],
+        ]).serialized
+        var gatewayProgress = Samples("tools/call with 100 progress notifications, through the gateway")
+        for _ in 0..<rounds {
+            let t0 = ContinuousClock.now
+            let r = await endpoint.post(body: progressBody, sessionID: session, protocolVersion: nil)
+            var notifications = 0
+            for await event in r.stream?.events ?? AsyncStream { $0.finish() } {
+                if case .message = event { notifications += 1 }
+            }
+            gatewayProgress.add(ContinuousClock.now - t0)
+            precondition(notifications == 100, "progress went missing through the gateway")
+        }
+        let samplingSession = await endpoint.post(
+            body: JSONValue.object([
+                "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": ["protocolVersion": "2025-11-25", "capabilities": ["sampling": [:]]],
+            ]).serialized, sessionID: nil, protocolVersion: nil
+        ).headers.first { $0.0 == "Mcp-Session-Id" }?.1
+        let sampleBody = JSONValue.object([
+            "jsonrpc": "2.0", "id": 4, "method": "tools/call",
+            "params": ["name": "s0__sample", "arguments": ["text": "hello"]],
+        ]).serialized
+        var gatewaySampling = Samples("tools/call with a sampling round trip, through the gateway")
+        for _ in 0..<rounds {
+            let t0 = ContinuousClock.now
+            let r = await endpoint.post(body: sampleBody, sessionID: samplingSession, protocolVersion: nil)
+            for await event in r.stream?.events ?? AsyncStream { $0.finish() } {
+                guard case .message(let request) = event, let id = request["id"] else { continue }
+                let answer: JSONValue = ["jsonrpc": "2.0", "id": id, "result": Self.sampled]
+                _ = await endpoint.post(body: answer.serialized, sessionID: samplingSession, protocolVersion: nil)
+            }
+            gatewaySampling.add(ContinuousClock.now - t0)
+        }
+        rows += [directProgress, gatewayProgress, directSampling, gatewaySampling]
 
         // Calls to an unchanged server, steady and while another server is reloaded every 20 ms (50 reloads a
         // second, each one a full parse, diff, swap and drain), for the same wall time.
@@ -175,6 +257,13 @@ enum GatewayBench {
         print("reloads during the storm: \(reloads - 1)")
         let overhead = gatewaySamples.percentile(0.5) - directSamples.percentile(0.5)
         print("gateway overhead at p50 (in process): \(Samples.format(overhead))")
+        let perProgress = (gatewayProgress.percentile(0.5) - directProgress.percentile(0.5)) / 101
+        print(
+            "gateway overhead per message at p50, 100 progress notifications + answer: \(Samples.format(perProgress))")
+        let perSampling = (gatewaySampling.percentile(0.5) - directSampling.percentile(0.5)) / 3
+        print(
+            "gateway overhead per message at p50, sampling round trip (request, answer, result): \(Samples.format(perSampling))"
+        )
         let ratio =
             Double(
                 during.percentile(0.99).components.attoseconds + during.percentile(0.99).components.seconds
@@ -184,6 +273,20 @@ enum GatewayBench {
                     * 1_000_000_000_000_000_000)
         print(String(format: "p99 during the storm / steady p99: %.2fx", ratio))
     }
+}
+
+extension GatewayBench {
+    /// A client's answer to a sampling request.
+    static let sampled: JSONValue = [
+        "role": "assistant", "content": ["type": "text", "text": "sampled"], "model": "bench",
+    ]
+}
+
+/// Counts progress notifications from a callback.
+final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    func add() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
 
 /// A gateway process on a catalog, over a Unix socket in a temporary directory.

@@ -32,17 +32,16 @@ struct DemoServer {
                 exit(2)
             }
         }
-        let tools = DemoTools(name: name)
         if let listen {
-            try await serveHTTP(listen: listen, tools: tools)
+            try await serveHTTP(listen: listen, tools: DemoTools(name: name))
         } else {
-            await serveStdio(tools: tools)
+            await serveStdio(tools: DemoTools(name: name, output: StdoutWriter()))
         }
     }
 
     static func serveStdio(tools: DemoTools) async {
         FileHandle.standardError.write(Data("mcp-demo-server \(tools.name) started, pid \(getpid())\n".utf8))
-        let output = StdoutWriter()
+        let output = tools.output ?? StdoutWriter()
         let running = TaskTable()
         let lines = AsyncStream<String> { continuation in
             let thread = Thread {
@@ -60,7 +59,11 @@ struct DemoServer {
                     running.cancel(id)
                     continue
                 }
-                guard let id = message["id"], let method = message["method"]?.stringValue else { continue }
+                guard let id = message["id"], let method = message["method"]?.stringValue else {
+                    // The client's answer to a request of ours (sampling).
+                    if let id = message["id"]?.intValue { tools.asks.resolve(id, message) }
+                    continue
+                }
                 let task = Task {
                     let reply = await tools.handle(id: id, method: method, params: message["params"])
                     if let reply { output.write(reply) }
@@ -105,6 +108,27 @@ final class TaskTable: Sendable {
     func cancel(_ id: JSONValue) { tasks.withLock { $0[id] }?.cancel() }
 }
 
+/// Requests the server sent the client, waiting for the answer.
+final class AskTable: Sendable {
+    private let state = Mutex<(next: Int64, waiting: [Int64: CheckedContinuation<JSONValue, Never>])>((0, [:]))
+
+    /// Sends a request through `write` with a fresh id and waits for the client's answer.
+    func ask(_ method: String, _ params: JSONValue, write: (JSONValue) -> Void) async -> JSONValue {
+        let id = state.withLock { s -> Int64 in
+            s.next += 1
+            return s.next
+        }
+        return await withCheckedContinuation { c in
+            state.withLock { $0.waiting[id] = c }
+            write(["jsonrpc": "2.0", "id": .int(id), "method": .string(method), "params": params])
+        }
+    }
+
+    func resolve(_ id: Int64, _ message: JSONValue) {
+        state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: message)
+    }
+}
+
 /// Writes whole JSON lines to stdout.
 final class StdoutWriter: Sendable {
     private let lock = Mutex(())
@@ -117,6 +141,9 @@ final class StdoutWriter: Sendable {
 /// The tools and the MCP methods around them.
 struct DemoTools: Sendable {
     let name: String
+    /// Where notifications and the server's own requests go (stdio only).
+    var output: StdoutWriter? = nil
+    let asks = AskTable()
 
     static let definitions: [JSONValue] = [
         tool("echo", "Returns its text.", ["text": ["type": "string"]], required: ["text"]),
@@ -126,6 +153,12 @@ struct DemoTools: Sendable {
         tool("fail", "Answers with a tool error carrying the message.", ["message": ["type": "string"]], required: []),
         tool("whoami", "Answers the server's --name and pid.", [:], required: []),
         tool("crash", "Exits the process at once with the given code.", ["code": ["type": "integer"]], required: []),
+        tool(
+            "progress", "Reports progress N times (when asked for progress), then answers.",
+            ["n": ["type": "integer"]], required: ["n"]),
+        tool(
+            "sample", "Asks the client's model for a sampling of its text, and answers with it.",
+            ["text": ["type": "string"]], required: ["text"]),
     ]
 
     static func tool(_ name: String, _ description: String, _ properties: [String: JSONValue], required: [String])
@@ -174,6 +207,28 @@ struct DemoTools: Sendable {
                 return text("\(name) \(getpid())")
             case "crash":
                 exit(Int32(arguments?["code"]?.intValue ?? 3))
+            case "progress":
+                let n = arguments?["n"]?.intValue ?? 0
+                if let token = params?["_meta"]?["progressToken"], let output {
+                    for i in 0..<n {
+                        output.write([
+                            "jsonrpc": "2.0", "method": "notifications/progress",
+                            "params": ["progressToken": token, "progress": .int(Int64(i + 1)), "total": .int(n)],
+                        ])
+                    }
+                }
+                return text("reported \(n)")
+            case "sample":
+                guard let output else { return text("sample works over stdio only", isError: true) }
+                let question = arguments?["text"]?.stringValue ?? ""
+                let answer = await asks.ask(
+                    "sampling/createMessage",
+                    [
+                        "messages": [["role": "user", "content": ["type": "text", "text": .string(question)]]],
+                        "maxTokens": 50,
+                    ], write: output.write)
+                if let error = answer["error"] { return text("sampling failed: \(error.text)", isError: true) }
+                return text(answer["result"]?["content"]?["text"]?.stringValue ?? "")
             default:
                 return [
                     "jsonrpc": "2.0", "id": id,

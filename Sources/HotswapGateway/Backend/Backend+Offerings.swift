@@ -91,11 +91,14 @@ extension Backend {
         guard let kind = ListKind.allCases.first(where: { $0.notification == method }) else {
             // A log message while a call is in flight goes to that call's client (the latest, when several
             // are), as the server itself would send it on the call's stream.
-            if method == "notifications/message",
-                let caller = state.withLock({ s in s.callers.max { $0.key < $1.key }?.value })
-            {
-                caller.relay(message, from: id)
-                return
+            // With calls of several clients in flight, nobody can tell whose it is: it goes the way of messages
+            // outside calls.
+            if method == "notifications/message" {
+                let callers = state.withLock { s in s.callers.sorted { $0.key > $1.key }.map(\.value) }
+                if let caller = callers.first, Set(callers.map(\.client)).count == 1 {
+                    caller.relay(message, from: id)
+                    return
+                }
             }
             events.notification(id, message)
             return

@@ -192,14 +192,23 @@ public final class Backend: Sendable {
             return (s.callers.sorted { $0.key > $1.key }.map(\.value), s.lastSession)
         }
         defer { release() }
-        let candidates: [any ClientRequester] = callers.isEmpty ? (session.map { [$0] } ?? []) : callers
-        guard !candidates.isEmpty else {
+        // A stdio server's request does not say which call caused it: with calls of one client in flight it
+        // is that client's; with calls of several it could be anyone's, and goes to none of them.
+        if Set(callers.map(\.client)).count > 1 {
+            return .error([
+                "code": -32603,
+                "message": .string(
+                    "server '\(id)' has calls of several clients in flight, so the gateway cannot tell which one "
+                        + "\(method) is for; it was not passed on"),
+            ])
+        }
+        guard let client = callers.first.map({ $0 as any ClientRequester }) ?? session else {
             return .error([
                 "code": -32603,
                 "message": "no client has called server '\(id)' yet, so there is nobody to ask \(method)",
             ])
         }
-        guard let client = candidates.first(where: { $0.accepts(method, params) }) else {
+        guard client.accepts(method, params) else {
             let capability = method.split(separator: "/").first.map(String.init) ?? method
             return .error([
                 "code": -32601,

@@ -20,6 +20,9 @@ public protocol CallerLink: ClientRequester, AnyObject {
     func progress(_ params: JSONValue)
     /// The client's session, for the server's requests once no call of it is in flight.
     var session: any ClientRequester { get }
+    /// Who the client is (its session; a stateless request is its own): a server's request or log message
+    /// during calls of two different clients cannot be told apart, so it goes to neither.
+    var client: String { get }
 }
 
 /// The server-to-client requests the gateway passes on to clients; `ping` it answers itself.

@@ -18,6 +18,8 @@ enum ClientEra: Sendable {
 /// of the same run, which goes on where it stopped.
 public final class CallRun: CallerLink, Sendable {
     let era: ClientEra
+    /// Only `tools/call`, `prompts/get` and `resources/read` may be answered `input_required` (2026-07-28).
+    let allowsInput: Bool
     public let progressToken: JSONValue?
     public let session: any ClientRequester
     /// Completed when the work is over: answered, or cancelled (the client said so or went away).
@@ -44,9 +46,10 @@ public final class CallRun: CallerLink, Sendable {
     private let cancelledFlag = Atomic<Bool>(false)
     private weak let endpoint: MCPEndpoint?
 
-    init(endpoint: MCPEndpoint, era: ClientEra, params: JSONValue?, first: CallExchange) {
+    init(endpoint: MCPEndpoint, era: ClientEra, method: String, params: JSONValue?, first: CallExchange) {
         self.endpoint = endpoint
         self.era = era
+        self.allowsInput = ["tools/call", "prompts/get", "resources/read"].contains(method)
         self.progressToken = params?["_meta"]?["progressToken"]
         switch era {
         case .session(let id): self.session = SessionLink(endpoint: endpoint, session: id)
@@ -57,6 +60,13 @@ public final class CallRun: CallerLink, Sendable {
     }
 
     var isCancelled: Bool { cancelledFlag.load(ordering: .relaxed) }
+
+    public var client: String {
+        switch era {
+        case .session(let id): return id
+        case .stateless: return token
+        }
+    }
 
     var isStateless: Bool {
         if case .stateless = era { return true }
@@ -76,7 +86,8 @@ public final class CallRun: CallerLink, Sendable {
             if s.current == nil { s.done = outcome }
             return s.current
         }
-        endpoint?.runEnded(self)
+        // A run that ended while waiting for the client's retry keeps its outcome for that retry a while.
+        endpoint?.runEnded(self, parked: current == nil && isStateless)
         ended.complete(.success(()))
         guard let current else { return }
         current.finish(MCPEndpoint.response(id: current.requestID, outcome, stateless: isStateless))
@@ -87,9 +98,11 @@ public final class CallRun: CallerLink, Sendable {
     // MARK: CallerLink
 
     public func progress(_ params: JSONValue) {
-        guard let token = progressToken, var object = params.objectValue else { return }
+        // Each round of a 2026-07-28 request has its own token (the SDKs use the request's id).
+        guard let current, let token = current.progressToken ?? progressToken, var object = params.objectValue
+        else { return }
         object["progressToken"] = token
-        current?.emit(["jsonrpc": "2.0", "method": "notifications/progress", "params": .object(object)])
+        current.emit(["jsonrpc": "2.0", "method": "notifications/progress", "params": .object(object)])
     }
 
     public func accepts(_ method: String, _ params: JSONValue?) -> Bool {
@@ -97,7 +110,9 @@ public final class CallRun: CallerLink, Sendable {
         case .session(let id):
             return endpoint?.clientAccepts(session: id, method: method, params: params) ?? false
         case .stateless(let capabilities, _):
-            return MCPEndpoint.accepts(capabilities, method: method, params: params)
+            // Capabilities come with each request: the latest round's count.
+            return allowsInput
+                && MCPEndpoint.accepts(current?.capabilities ?? capabilities, method: method, params: params)
         }
     }
 
@@ -112,9 +127,11 @@ public final class CallRun: CallerLink, Sendable {
     }
 
     public func relay(_ message: JSONValue, from server: String) {
-        if case .stateless(_, let level) = era {
+        if case .stateless(_, let first) = era {
             // 2026-07-28: log messages only for a request that asked for them, at or above its level.
-            guard let level, Self.severity(message["params"]?["level"]?.stringValue) >= Self.severity(level) else {
+            guard let level = current.map({ $0.logLevel }) ?? first,
+                Self.severity(message["params"]?["level"]?.stringValue) >= Self.severity(level)
+            else {
                 return
             }
         }
@@ -147,6 +164,10 @@ public final class CallRun: CallerLink, Sendable {
         exchange.run = self
         let (answered, still, done) = state.withLock {
             s -> ([(Int64, JSONValue)], [String: Outstanding], RPCOutcome?) in
+            if s.current != nil {
+                // A second retry while one is being served (a resend): only one can carry the run on.
+                return ([], [:], .error(["code": -32602, "message": "this requestState is already being retried"]))
+            }
             var answered: [(Int64, JSONValue)] = []
             for (key, response) in responses {
                 if let o = s.outstanding.removeValue(forKey: key) { answered.append((o.ask, response)) }
@@ -187,6 +208,10 @@ public final class CallExchange: Sendable {
     }
 
     let requestID: JSONValue
+    /// What this request said about itself (2026-07-28 says it again on every round).
+    let progressToken: JSONValue?
+    let logLevel: String?
+    let capabilities: JSONValue?
     /// Everything for the client, in order, ending with the reply.
     public let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
@@ -196,8 +221,12 @@ public final class CallExchange: Sendable {
     private let reply = Mutex<JSONValue?>(nil)
     private let runBox = Mutex<CallRun?>(nil)
 
-    init(requestID: JSONValue) {
+    init(requestID: JSONValue, params: JSONValue? = nil) {
         self.requestID = requestID
+        let meta = params?["_meta"]
+        self.progressToken = meta?["progressToken"]
+        self.logLevel = meta?[MCPEndpoint.metaLogLevel]?.stringValue
+        self.capabilities = meta?[MCPEndpoint.metaCapabilities]
         (events, continuation) = AsyncStream.makeStream(of: Event.self)
     }
 
@@ -212,8 +241,12 @@ public final class CallExchange: Sendable {
 
     var isCancelled: Bool { run?.isCancelled ?? false }
 
-    /// The client went away or cancelled.
-    func cancel() { run?.cancel() }
+    /// The client went away or cancelled. Once this exchange has its reply it carries nothing (a 2026-07-28
+    /// client closing the stream that brought `input_required` does not cancel the run waiting for its retry).
+    func cancel() {
+        guard reply.withLock({ $0 == nil }) else { return }
+        run?.cancel()
+    }
 
     /// Sends a message ahead of the reply; false once the exchange has ended.
     @discardableResult

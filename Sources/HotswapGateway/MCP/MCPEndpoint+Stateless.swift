@@ -97,7 +97,7 @@ extension MCPEndpoint {
             return refuse(-32601, "method '\(method)' is not supported by the hotswap gateway")
         }
 
-        let exchange = CallExchange(requestID: id)
+        let exchange = CallExchange(requestID: id, params: params)
         // A retry of a request that was answered `input_required`: the answers go to the servers that asked,
         // and the run goes on where it was, answering on this exchange.
         if let state = params?["requestState"]?.stringValue {
@@ -113,12 +113,17 @@ extension MCPEndpoint {
             return await answer(exchange, began: began, status: Self.statelessStatus)
         }
         let run = CallRun(
-            endpoint: self, era: .stateless(capabilities: capabilities, logLevel: logLevel), params: params,
-            first: exchange)
+            endpoint: self, era: .stateless(capabilities: capabilities, logLevel: logLevel), method: method,
+            params: params, first: exchange)
+        // Findable by its retries from the start; the run's end takes it out.
+        stateless.withLock { $0[run.token] = run }
         let cacheable = Self.cacheable.contains(method)
         guard
-            start(run, method: method, params: Self.withoutEnvelope(params), cleanup: {}, decorate: cacheable)
+            start(
+                run, method: method, params: Self.withoutEnvelope(params),
+                cleanup: {}, decorate: cacheable)
         else {
+            stateless.withLock { _ = $0.removeValue(forKey: run.token) }
             return refuse(-32000, "the hotswap gateway is shutting down")
         }
         return await answer(exchange, began: began, status: Self.statelessStatus)

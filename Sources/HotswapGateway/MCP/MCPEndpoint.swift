@@ -148,9 +148,9 @@ public final class MCPEndpoint: Sendable {
             }
             return Reply(status: 202)
         }
-        let exchange = CallExchange(requestID: id)
         let params = message["params"]
-        let run = CallRun(endpoint: self, era: .session(sessionID), params: params, first: exchange)
+        let exchange = CallExchange(requestID: id, params: params)
+        let run = CallRun(endpoint: self, era: .session(sessionID), method: method, params: params, first: exchange)
         let key = Self.callKey(sessionID, id)
         inflight.withLock { $0[key] = run }
         sessions.withLock { $0[sessionID]?.inFlight += 1 }
@@ -176,6 +176,10 @@ public final class MCPEndpoint: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     let outcome = await self.dispatch(method: method, params: params, run: run)
+                    guard !run.isCancelled else {
+                        run.finish(.error(["code": -32603, "message": "the request was cancelled"]))
+                        return
+                    }
                     run.finish(decorate ? Self.cacheHints(outcome) : outcome)
                 }
                 group.addTask { _ = await run.ended.wait() }
@@ -231,9 +235,17 @@ public final class MCPEndpoint: Sendable {
         }
     }
 
-    /// A run is over: a 2026-07-28 client's retry can no longer find it.
-    func runEnded(_ run: CallRun) {
-        if run.isStateless { stateless.withLock { _ = $0.removeValue(forKey: run.token) } }
+    /// A run is over: a 2026-07-28 client's retry can no longer find it; one that ended while waiting for the
+    /// retry keeps its outcome for the retry for a minute.
+    func runEnded(_ run: CallRun, parked: Bool) {
+        guard run.isStateless else { return }
+        guard parked else {
+            stateless.withLock { _ = $0.removeValue(forKey: run.token) }
+            return
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { [weak self] in
+            self?.stateless.withLock { all in if all[run.token] === run { all[run.token] = nil } }
+        }
     }
 
     static func callKey(_ session: String, _ id: JSONValue) -> String {
@@ -280,8 +292,7 @@ public final class MCPEndpoint: Sendable {
     /// A server's request to a 2026-07-28 client: the call is answered `input_required` and the client's
     /// retry brings the answer.
     func ask(run: CallRun, method: String, params: JSONValue?, timeout: Duration) async -> RPCOutcome {
-        stateless.withLock { $0[run.token] = run }
-        return await ask(
+        await ask(
             session: run.token, method: method, timeout: timeout,
             deliver: { id in
                 run.park(ask: id, method: method, params: params)
@@ -542,7 +553,8 @@ public final class MCPEndpoint: Sendable {
         } catch let error as BackendError {
             let outcome = error.kind == .timeout ? "timeout" : "unavailable"
             metrics.requests.increment(labels: ["server": serverID, "outcome": outcome])
-            return .error(["code": error.kind == .timeout ? -32001 : -32002, "message": .string(error.message)])
+            // Not -32002: that is "resource not found" (and 2026-07-28 retired it); a server down is internal.
+            return .error(["code": error.kind == .timeout ? -32001 : -32603, "message": .string(error.message)])
         } catch {
             metrics.requests.increment(labels: ["server": serverID, "outcome": "unavailable"])
             return .error(["code": -32603, "message": "\(error)"])

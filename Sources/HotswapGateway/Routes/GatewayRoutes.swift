@@ -235,7 +235,12 @@ public struct GatewayRoutes: Sendable {
         let reply = await mcp.post(
             body: body.bytes, sessionID: request.headers[Self.sessionHeader],
             protocolVersion: request.headers[Self.protocolHeader], headers: routing,
-            client: Self.clientAddress(context), began: { connections.watch(channel, $0) })
+            client: Self.clientAddress(context),
+            began: { exchange in
+                connections.watch(channel, exchange)
+                // Gone before the watch began: nothing will tell the watch.
+                if !channel.isActive { connections.hungUp(channel) }
+            })
         if let listen = reply.listen { return listenStream(listen, channel: channel) }
         guard let exchange = reply.stream else {
             if let call = reply.call { connections.unwatch(channel, call) }
@@ -256,10 +261,9 @@ public struct GatewayRoutes: Sendable {
                         case .message(let message):
                             try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
                         case .reply(let message):
-                            // A cancelled request gets no response (the client has stopped waiting for it).
-                            if !exchange.isCancelled {
-                                try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
-                            }
+                            // Even a cancelled request's stream ends with its response (an error): a stream that
+                            // ends without one has an SDK client reconnect to resume it, which the gateway cannot.
+                            try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
                         }
                     }
                     try await writer.finish(nil)
@@ -276,7 +280,11 @@ public struct GatewayRoutes: Sendable {
         let streams = mcp.streams
         let connections = self.connections
         let key = listen.id.uuidString
-        connections.watch(channel, key: key) { streams.close(listen.id) }
+        connections.watch(channel, key: key) {
+            streams.close(listen.id)
+            _ = streams.dropSubscriptions(of: listen.session)
+        }
+        if !channel.isActive { connections.hungUp(channel) }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
