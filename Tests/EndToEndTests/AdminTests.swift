@@ -291,7 +291,11 @@ struct AdminTests {
         let m = marker()
         let gw = try await GatewayProcess(
             catalog: catalog(
-                m, [("a", nil, "    tools: {allow: [echo, whoami]}"), ("b", nil, "    tools: {deny: [crash, sleep]}")]),
+                m,
+                [
+                    ("a", nil, "    tools: {allow: [echo, whoami]}"),
+                    ("b", nil, "    tools: {deny: [crash, sleep, progress, sample]}"),
+                ]),
             marker: m)
         let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
         let list = try client.call("tools/list")
