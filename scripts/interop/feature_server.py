@@ -129,7 +129,7 @@ async def wait(ctx: Context) -> str:
             f.write("started\n")
     try:
         await ctx.report_progress(0, None, "waiting")
-        await anyio.sleep(3600)
+        await anyio.Event().wait()  # an event nobody sets: only cancellation ends this
     except anyio.get_cancelled_exc_class():
         if cancel_log:
             with open(cancel_log, "a") as f:
