@@ -43,6 +43,8 @@ struct Harness: Sendable {
             settings: Registry.Settings(configPath: nil, environment: [:]),
             group: MultiThreadedEventLoopGroup.singleton,
             logger: logger, metrics: metrics)
+        // The registry's background work (where every request's work runs) for the fuzzer's lifetime.
+        Task.detached { await registry.supervise() }
         let report = runBlocking {
             await registry.submit(ReloadRequest(bytes: Array("version: 1\nservers: []\n".utf8), source: .startup))
         }

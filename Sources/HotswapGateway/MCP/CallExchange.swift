@@ -44,7 +44,9 @@ public final class CallRun: CallerLink, Sendable {
 
     private let state: Mutex<State>
     private let cancelledFlag = Atomic<Bool>(false)
-    private weak let endpoint: MCPEndpoint?
+    // Strong: a run lives as long as its call (a weak reference would give the endpoint a side table that
+    // LeakSanitizer cannot see through).
+    private let endpoint: MCPEndpoint?
 
     init(endpoint: MCPEndpoint, era: ClientEra, method: String, params: JSONValue?, first: CallExchange) {
         self.endpoint = endpoint
@@ -266,7 +268,7 @@ public final class CallExchange: Sendable {
 
 /// A client session as a backend sees it outside any call: its `GET /mcp` stream.
 struct SessionLink: ClientRequester {
-    weak let endpoint: MCPEndpoint?
+    let endpoint: MCPEndpoint?
     let session: String
 
     func accepts(_ method: String, _ params: JSONValue?) -> Bool {
