@@ -69,8 +69,12 @@ enum GatewayBench {
         let child = try ChildProcess.spawn(
             command: demo, arguments: ["--name", "direct"], environment: ProcessInfo.processInfo.environment,
             workingDirectory: nil)
+        // One client session for every direct row; it answers the server's sampling requests as a client would.
         let tasks = TaskSupervisor()
-        let direct = RPCSession(serverID: "direct", logger: logger, tasks: tasks)
+        async let supervised: Void = tasks.run()
+        let direct = RPCSession(
+            serverID: "direct", logger: logger, tasks: tasks,
+            handlers: .init(request: { _, _ in .result(Self.sampled) }))
         direct.attach(
             try await StdioTransport.connect(
                 to: child, serverID: "direct", group: MultiThreadedEventLoopGroup.singleton, logger: logger,
@@ -78,7 +82,8 @@ enum GatewayBench {
         _ = try await direct.request(
             method: "initialize",
             params: [
-                "protocolVersion": "2025-11-25", "capabilities": [:], "clientInfo": ["name": "b", "version": "1"],
+                "protocolVersion": "2025-11-25", "capabilities": ["sampling": [:]],
+                "clientInfo": ["name": "b", "version": "1"],
             ], timeout: .seconds(10))
         var directSamples = Samples("tools/call echo, direct to mcp-demo-server (stdio)")
         let echo: JSONValue = ["name": "echo", "arguments": ["text": "hello"]]
@@ -99,38 +104,17 @@ enum GatewayBench {
             directProgress.add(ContinuousClock.now - t0)
             precondition(seen.value == 100, "progress went missing")
         }
-        direct.close()
-        await tasks.finish(cancelling: true)
-        await child.terminate(grace: .seconds(1))
-        let sampler = try ChildProcess.spawn(
-            command: demo, arguments: ["--name", "direct"], environment: ProcessInfo.processInfo.environment,
-            workingDirectory: nil)
-        let samplerTasks = TaskSupervisor()
-        async let samplerSupervised: Void = samplerTasks.run()
-        let sampling = RPCSession(
-            serverID: "direct", logger: logger, tasks: samplerTasks,
-            handlers: .init(request: { _, _ in .result(Self.sampled) }))
-        sampling.attach(
-            try await StdioTransport.connect(
-                to: sampler, serverID: "direct", group: MultiThreadedEventLoopGroup.singleton, logger: logger,
-                events: sampling.events))
-        _ = try await sampling.request(
-            method: "initialize",
-            params: [
-                "protocolVersion": "2025-11-25", "capabilities": ["sampling": [:]],
-                "clientInfo": ["name": "b", "version": "1"],
-            ], timeout: .seconds(10))
         let sampleCall: JSONValue = ["name": "sample", "arguments": ["text": "hello"]]
         var directSampling = Samples("tools/call with a sampling round trip, direct")
         for _ in 0..<rounds {
             let t0 = ContinuousClock.now
-            _ = try await sampling.request(method: "tools/call", params: sampleCall, timeout: .seconds(10))
+            _ = try await direct.request(method: "tools/call", params: sampleCall, timeout: .seconds(10))
             directSampling.add(ContinuousClock.now - t0)
         }
-        sampling.close()
-        await samplerTasks.finish(cancelling: true)
-        await samplerSupervised
-        await sampler.terminate(grace: .seconds(1))
+        direct.close()
+        await tasks.finish(cancelling: true)
+        await supervised
+        await child.terminate(grace: .seconds(1))
 
         let (registry, metrics) = registry(logger: logger)
         _ = await registry.submit(ReloadRequest(bytes: catalog(servers: 10, variant: 0, demo: demo), source: .socket))

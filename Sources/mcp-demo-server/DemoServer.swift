@@ -4,7 +4,8 @@ import HotswapCore
 import Hummingbird
 import Synchronization
 
-/// A tiny MCP server for tests, examples and the image: tools `echo`, `sleep`, `fail`, `whoami`, `crash`.
+/// A tiny MCP server for tests, examples and the image: tools `echo`, `sleep`, `fail`, `whoami`, `crash`,
+/// `progress` and `sample`.
 /// Speaks newline-delimited JSON-RPC on stdio, or Streamable HTTP (JSON replies) with `--listen HOST:PORT`.
 @main
 struct DemoServer {
@@ -22,9 +23,10 @@ struct DemoServer {
                     """
                     USAGE: mcp-demo-server [--name NAME] [--listen HOST:PORT]
 
-                    A small MCP server with tools echo(text), sleep(seconds), fail(message), whoami and
-                    crash(code). Without --listen it speaks MCP over stdio (newline-delimited JSON-RPC);
-                    with it, Streamable HTTP at /mcp.
+                    A small MCP server with tools echo(text), sleep(seconds), fail(message), whoami,
+                    crash(code), progress(n) (n progress notifications when the call asks for progress) and
+                    sample(text) (asks the client's model; stdio only). Without --listen it speaks MCP over
+                    stdio (newline-delimited JSON-RPC); with it, Streamable HTTP at /mcp.
                     """)
                 return
             default:

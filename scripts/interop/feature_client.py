@@ -11,34 +11,9 @@ import asyncio
 import json
 import sys
 
-import warnings
-
+from client_side import CALLBACKS, strip, text
 from mcp import ClientSession, StdioServerParameters
-from mcp.types import (CreateMessageResult, ElicitResult, ListRootsResult, PromptReference,
-                       ResourceTemplateReference, Root, TextContent)
-
-warnings.simplefilter("ignore")  # sampling is deprecated in the newest revision, and still offered by servers
-
-
-async def on_sampling(context, params):
-    question = params.messages[0].content.text
-    return CreateMessageResult(role="assistant", content=TextContent(type="text", text=f"echo {question}"),
-                               model="stand-in-model")
-
-
-async def on_elicitation(context, params):
-    return ElicitResult(action="accept", content={"colour": "teal"})
-
-
-async def on_roots(context):
-    return ListRootsResult(roots=[Root(uri="file:///work/project", name="project")])
-
-
-CALLBACKS = dict(sampling_callback=on_sampling, elicitation_callback=on_elicitation, list_roots_callback=on_roots)
-
-
-def strip(prefix, value):
-    return value[len(prefix):] if prefix and value.startswith(prefix) else value
+from mcp.types import PromptReference, ResourceTemplateReference
 
 
 async def exercise(session, prefix, logs, logged):
@@ -75,7 +50,7 @@ async def exercise(session, prefix, logs, logged):
     if "logging" in out["capabilities"]:
         await session.set_logging_level("info")
     result = await session.call_tool(prefix + "shout", {"text": "hi"})
-    out["call"] = "".join(getattr(c, "text", "") for c in result.content)
+    out["call"] = text(result)
     # The log message travels on the session's event stream, apart from the call's answer: wait for it.
     try:
         await asyncio.wait_for(logged.wait(), 10)
@@ -90,11 +65,11 @@ async def exercise(session, prefix, logs, logged):
         steps.append([progress, total, message])
 
     result = await session.call_tool(prefix + "count", {"n": 5}, progress_callback=on_progress)
-    out["count"] = "".join(getattr(c, "text", "") for c in result.content)
+    out["count"] = text(result)
     out["progress"] = steps
     for tool, arguments in [("ask_model", {"question": "why?"}), ("ask_user", {}), ("roots", {})]:
         result = await session.call_tool(prefix + tool, arguments)
-        out[tool] = "".join(getattr(c, "text", "") for c in result.content)
+        out[tool] = text(result)
     return out
 
 

@@ -11,36 +11,10 @@ Names are reported without the prefix, so the two outputs compare equal when eve
 import asyncio
 import json
 import sys
-import warnings
-
 import anyio
+from client_side import CALLBACKS, strip, text
 from mcp import Client, StdioServerParameters
-from mcp.types import (CreateMessageResult, ElicitResult, ListRootsResult, PromptReference,
-                       ResourceTemplateReference, Root, TextContent)
-
-warnings.simplefilter("ignore")
-
-
-async def on_sampling(context, params):
-    question = params.messages[0].content.text
-    return CreateMessageResult(role="assistant", content=TextContent(type="text", text=f"echo {question}"),
-                               model="stand-in-model")
-
-
-async def on_elicitation(context, params):
-    return ElicitResult(action="accept", content={"colour": "teal"})
-
-
-async def on_roots(context):
-    return ListRootsResult(roots=[Root(uri="file:///work/project", name="project")])
-
-
-def strip(prefix, value):
-    return value[len(prefix):] if prefix and value.startswith(prefix) else value
-
-
-def text(result):
-    return "".join(getattr(c, "text", "") for c in result.content)
+from mcp.types import PromptReference, ResourceTemplateReference
 
 
 async def exercise(client, prefix, logs, listen):
@@ -104,8 +78,7 @@ async def main():
     else:
         command = [a for a in args[2:] if a != "--listen"]
         target = StdioServerParameters(command=command[0], args=command[1:])
-    async with Client(target, mode=mode, sampling_callback=on_sampling, elicitation_callback=on_elicitation,
-                      list_roots_callback=on_roots, logging_callback=on_log, log_level="info") as client:
+    async with Client(target, mode=mode, logging_callback=on_log, log_level="info", **CALLBACKS) as client:
         out = await exercise(client, prefix, logs, listen)
     print(json.dumps(out, sort_keys=True))
 

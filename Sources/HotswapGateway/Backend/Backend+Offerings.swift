@@ -34,6 +34,9 @@ public struct Offerings: Sendable, Equatable {
     public var resources: [JSONValue] = []
     public var resourceTemplates: [JSONValue] = []
 
+    /// Whether the server takes `resources/subscribe`.
+    public var offersSubscriptions: Bool { capabilities["resources"]?["subscribe"] == true }
+
     /// Whether the server announced a capability (`prompts`, `resources`, `logging`, `completions`, ...).
     public func offers(_ capability: String) -> Bool {
         guard let value = capabilities[capability] else { return false }
@@ -89,16 +92,12 @@ extension Backend {
     func notification(_ message: JSONValue) {
         let method = message["method"]?.stringValue ?? ""
         guard let kind = ListKind.allCases.first(where: { $0.notification == method }) else {
-            // A log message while a call is in flight goes to that call's client (the latest, when several
-            // are), as the server itself would send it on the call's stream.
-            // With calls of several clients in flight, nobody can tell whose it is: it goes the way of messages
-            // outside calls.
-            if method == "notifications/message" {
-                let callers = state.withLock { s in s.callers.sorted { $0.key > $1.key }.map(\.value) }
-                if let caller = callers.first, Set(callers.map(\.client)).count == 1 {
-                    caller.relay(message, from: id)
-                    return
-                }
+            // A log message while calls of one client are in flight goes to that client, on the latest call's
+            // stream, as the server itself would send it; with several clients' calls in flight nobody can
+            // tell whose it is, and it goes the way of messages outside calls.
+            if method == "notifications/message", case .one(let caller) = state.withLock({ $0.inFlightClient }) {
+                caller.relay(message, from: id)
+                return
             }
             events.notification(id, message)
             return

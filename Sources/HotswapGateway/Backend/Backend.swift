@@ -48,6 +48,21 @@ public final class Backend: Sendable {
         var nextCaller = 0
         /// The session of the latest caller, for a server's requests made outside any call.
         var lastSession: (any ClientRequester)?
+
+        /// Whose calls are in flight. A stdio server's request or log message does not say which call it
+        /// belongs to: with calls of one client in flight it is that client's (the latest call carries it);
+        /// with calls of several it could be anyone's.
+        var inFlightClient: InFlightClient {
+            guard let latest = callers.max(by: { $0.key < $1.key })?.value else { return .none }
+            let client = latest.client
+            return callers.values.allSatisfy { $0.client == client } ? .one(latest) : .several
+        }
+    }
+
+    enum InFlightClient {
+        case none
+        case one(any CallerLink)
+        case several
     }
 
     static let counter = Atomic<Int>(0)
@@ -187,14 +202,16 @@ public final class Backend: Sendable {
         guard clientMethods.contains(method) else {
             return .error(["code": -32601, "message": "hotswap gateway does not pass '\(method)' on to clients"])
         }
-        let (callers, session) = state.withLock { s -> ([any CallerLink], (any ClientRequester)?) in
+        let (inFlight, session) = state.withLock { s -> (InFlightClient, (any ClientRequester)?) in
             s.inFlight += 1
-            return (s.callers.sorted { $0.key > $1.key }.map(\.value), s.lastSession)
+            return (s.inFlightClient, s.lastSession)
         }
         defer { release() }
-        // A stdio server's request does not say which call caused it: with calls of one client in flight it
-        // is that client's; with calls of several it could be anyone's, and goes to none of them.
-        if Set(callers.map(\.client)).count > 1 {
+        let target: (any ClientRequester)?
+        switch inFlight {
+        case .one(let caller): target = caller
+        case .none: target = session
+        case .several:
             return .error([
                 "code": -32603,
                 "message": .string(
@@ -202,7 +219,7 @@ public final class Backend: Sendable {
                         + "\(method) is for; it was not passed on"),
             ])
         }
-        guard let client = callers.first.map({ $0 as any ClientRequester }) ?? session else {
+        guard let client = target else {
             return .error([
                 "code": -32603,
                 "message": "no client has called server '\(id)' yet, so there is nobody to ask \(method)",

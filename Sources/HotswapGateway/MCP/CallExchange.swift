@@ -24,8 +24,10 @@ public final class CallRun: CallerLink, Sendable {
     public let session: any ClientRequester
     /// Completed when the work is over: answered, or cancelled (the client said so or went away).
     let ended = SharedOutcome<Void>()
-    /// The 2026-07-28 `requestState` that names this run while it waits for the client's answers.
-    let token = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
+    /// Who the client is: its session, or for a 2026-07-28 request a random name of its own, which is also the
+    /// `requestState` that names the run while it waits for the client's answers. (Only stateless runs pay for
+    /// the random bytes: calls are the hot path.)
+    public let client: String
 
     /// A server's request waiting for a 2026-07-28 client's retry.
     struct Outstanding: Sendable {
@@ -54,8 +56,12 @@ public final class CallRun: CallerLink, Sendable {
         self.allowsInput = ["tools/call", "prompts/get", "resources/read"].contains(method)
         self.progressToken = params?["_meta"]?["progressToken"]
         switch era {
-        case .session(let id): self.session = SessionLink(endpoint: endpoint, session: id)
-        case .stateless: self.session = NoSession()
+        case .session(let id):
+            self.session = SessionLink(endpoint: endpoint, session: id)
+            self.client = id
+        case .stateless:
+            self.session = NoSession()
+            self.client = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
         }
         self.state = Mutex(State(current: first))
         first.run = self
@@ -63,12 +69,8 @@ public final class CallRun: CallerLink, Sendable {
 
     var isCancelled: Bool { cancelledFlag.load(ordering: .relaxed) }
 
-    public var client: String {
-        switch era {
-        case .session(let id): return id
-        case .stateless: return token
-        }
-    }
+    /// The name a 2026-07-28 client's retry gives the run (`requestState`).
+    var token: String { client }
 
     var isStateless: Bool {
         if case .stateless = era { return true }

@@ -98,7 +98,7 @@ extension MCPEndpoint {
         }
         switch method {
         case "resources/subscribe":
-            guard registry.live?.backend(owner)?.offerings?.capabilities["resources"]?["subscribe"] == true else {
+            guard registry.live?.backend(owner)?.offerings?.offersSubscriptions == true else {
                 return .error([
                     "code": -32601, "message": "server '\(owner)' does not offer subscriptions to its resources",
                 ])

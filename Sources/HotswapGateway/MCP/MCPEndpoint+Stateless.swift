@@ -265,25 +265,25 @@ extension MCPEndpoint {
             honored[key] = true
             kinds.insert(kind)
         }
-        var uris: [String] = []
+        var owned: [(uri: String, owner: String)] = []
         if let asked = wanted["resourceSubscriptions"]?.arrayValue, !asked.isEmpty {
             let router = router(await liveOfferings())
             for uri in asked.compactMap(\.stringValue) {
                 guard let owner = router.owner(of: uri),
-                    registry.live?.backend(owner)?.offerings?.capabilities["resources"]?["subscribe"] == true
+                    registry.live?.backend(owner)?.offerings?.offersSubscriptions == true
                 else { continue }
-                uris.append(uri)
+                owned.append((uri, owner))
             }
-            honored["resourceSubscriptions"] = .array(uris.map { .string($0) })
+            honored["resourceSubscriptions"] = .array(owned.map { .string($0.uri) })
         }
         guard let (streamID, session, stream) = streams.openListen(subscription: id, kinds: kinds) else {
             let body = Self.error(id: id, code: -32000, message: "the gateway is shutting down")
             return Reply(status: 503, body: body)
         }
-        for uri in uris {
+        for (uri, owner) in owned {
             let first = !streams.hasSubscribers(uri)
             streams.subscribe(session: session, uri: uri)
-            if first, let owner = router(await liveOfferings()).owner(of: uri), let backend = registry.lease(owner) {
+            if first, let backend = registry.lease(owner) {
                 _ = try? await backend.call(method: "resources/subscribe", params: ["uri": .string(uri)])
                 backend.release()
             }

@@ -71,9 +71,10 @@ public final class MCPEndpoint: Sendable {
         public var status: Int
         public var headers: [(String, String)] = []
         public var body: JSONValue?
-        public var stream: CallExchange?
         /// The request's exchange, whichever way it was answered.
         public var call: CallExchange?
+        /// The exchange when the answer is its event stream: a request answered with no JSON body.
+        public var stream: CallExchange? { body == nil ? call : nil }
         /// A `subscriptions/listen` stream (2026-07-28).
         public var listen: ListenStream?
     }
@@ -211,7 +212,7 @@ public final class MCPEndpoint: Sendable {
                 body: Self.error(id: exchange.requestID, code: -32000, message: "the request was cancelled"),
                 call: exchange)
         }
-        if streaming { return Reply(status: 200, stream: exchange, call: exchange) }
+        if streaming { return Reply(status: 200, call: exchange) }
         let body = exchange.jsonReply ?? .null
         return Reply(status: status(body), body: body, call: exchange)
     }

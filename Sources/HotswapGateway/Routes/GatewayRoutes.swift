@@ -247,31 +247,21 @@ public struct GatewayRoutes: Sendable {
             return Self.reply(reply)
         }
         // The call sent something before its answer: progress, a log message, a server's request. The answer
-        // is an event stream of those, then the reply; a client that goes away cancels the call.
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody { writer in
-                defer { connections.unwatch(channel, exchange) }
-                do {
-                    for await event in exchange.events {
-                        switch event {
-                        case .message(let message):
-                            try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
-                        case .reply(let message):
-                            // Even a cancelled request's stream ends with its response (an error): a stream that
-                            // ends without one has an SDK client reconnect to resume it, which the gateway cannot.
-                            try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
-                        }
+        // is an event stream of those, then the reply (even a cancelled request's: a stream that ends without
+        // one has an SDK client reconnect to resume it, which the gateway cannot); a client that goes away
+        // cancels the call.
+        return Self.eventStream(onEnd: { connections.unwatch(channel, exchange) }) { send in
+            do {
+                for await event in exchange.events {
+                    switch event {
+                    case .message(let message), .reply(let message): try await send(message)
                     }
-                    try await writer.finish(nil)
-                } catch {
-                    exchange.cancel()
-                    throw error
                 }
-            })
+            } catch {
+                exchange.cancel()
+                throw error
+            }
+        }
     }
 
     /// A `subscriptions/listen` stream (2026-07-28): its acknowledgement, then list changes and resource
@@ -280,24 +270,38 @@ public struct GatewayRoutes: Sendable {
         let streams = mcp.streams
         let connections = self.connections
         let key = listen.id.uuidString
-        connections.watch(channel, key: key) {
+        let end: @Sendable () -> Void = {
             streams.close(listen.id)
             _ = streams.dropSubscriptions(of: listen.session)
         }
+        connections.watch(channel, key: key, onHangUp: end)
         if !channel.isActive { connections.hungUp(channel) }
+        return Self.eventStream(
+            onEnd: {
+                connections.unwatch(channel, key: key)
+                end()
+            }
+        ) { send in
+            try await send(listen.first)
+            for await message in listen.messages { try await send(message) }
+        }
+    }
+
+    /// A `text/event-stream` answer: what `produce` sends, one event each (with an id), after `preamble`;
+    /// `onEnd` runs however the stream ends (done, client gone, shutdown).
+    static func eventStream(
+        preamble: String? = nil, onEnd: @escaping @Sendable () -> Void,
+        _ produce: @escaping @Sendable (_ send: (JSONValue) async throws -> Void) async throws -> Void
+    ) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                defer {
-                    connections.unwatch(channel, key: key)
-                    streams.close(listen.id)
-                    _ = streams.dropSubscriptions(of: listen.session)
-                }
-                try await writer.write(ByteBuffer(string: SessionStreams.event(listen.first)))
-                for await message in listen.messages {
+                defer { onEnd() }
+                if let preamble { try await writer.write(ByteBuffer(string: preamble)) }
+                try await produce { message in
                     try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
                 }
                 try await writer.finish(nil)
@@ -344,20 +348,10 @@ public struct GatewayRoutes: Sendable {
         guard let (id, stream) = mcp.streams.open(session: session) else {
             return Self.json(503, ["error": "the gateway is shutting down"])
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
         let streams = mcp.streams
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody { writer in
-                defer { streams.close(id) }
-                try await writer.write(ByteBuffer(string: ": hotswap event stream\n\n"))
-                for await message in stream {
-                    try await writer.write(ByteBuffer(string: SessionStreams.event(message)))
-                }
-                try await writer.finish(nil)
-            })
+        return Self.eventStream(preamble: ": hotswap event stream\n\n", onEnd: { streams.close(id) }) { send in
+            for await message in stream { try await send(message) }
+        }
     }
 
     /// 2026-07-28 has no session stream and no session to delete: `GET` and `DELETE` are 405.
