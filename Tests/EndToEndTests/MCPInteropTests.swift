@@ -63,3 +63,109 @@ struct MCPInteropTests {
         }
     }
 }
+
+/// The reference servers nobody here wrote, each compared with itself: the SDK client gets the same tools,
+/// prompts, resources and answers through the gateway as straight from the server.
+@Suite("MCP interop: mcp-server-git and mcp-server-fetch through the gateway vs direct", .serialized)
+struct ReferenceServerTests {
+    static let client = TestPaths.packageRoot.appendingPathComponent("scripts/interop/reference_client.py").path
+
+    func reference(_ name: String) throws -> String {
+        let path = URL(fileURLWithPath: TestPaths.python).deletingLastPathComponent()
+            .appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw ProcessTestFailure("\(path) is missing: run scripts/test, which installs it into .venv")
+        }
+        return path
+    }
+
+    func runClient(_ arguments: [String]) async throws -> JSONValue {
+        let run = try await onThread { try ProcessRunner.run(TestPaths.python, [Self.client] + arguments) }
+        #expect(run.status == 0, "\(run)")
+        return try JSONValue.parse(run.stdout)
+    }
+
+    /// Starts the gateway with `server` (command and arguments) as `id`, then compares both answers.
+    /// `command` carries the marker `m` in an argument the server accepts (it refuses unknown flags), so
+    /// `finish()` can see the server gone.
+    func compare(id: String, marker m: String, command: [String], steps: (Int) -> [String]) async throws -> JSONValue {
+        let args = command.dropFirst().map { "\"\($0)\"" }.joined(separator: ", ")
+        let text = """
+            version: 1
+            servers:
+              - id: \(id)
+                prestart: true
+                runtime:
+                  type: local-process
+                  command: \(command[0])
+                  args: [\(args)]
+
+            """
+        let gw = try await GatewayProcess(catalog: text, arguments: ["--listen", "127.0.0.1:0"], marker: m)
+        let port = try await gw.tcpPort()
+        let direct = try await runClient(["--stdio"] + command + ["--"] + steps(port))
+        let through = try await runClient(
+            ["--url", "http://127.0.0.1:\(port)/mcp", "--prefix", "\(id)__"] + steps(port))
+        for key in direct.objectValue?.keys.sorted() ?? [] {
+            #expect(
+                through[key] == direct[key],
+                "\(key): through the gateway \(through[key] ?? .null), direct \(direct[key] ?? .null)")
+        }
+        try await gw.finish()
+        return direct
+    }
+
+    @Test("mcp-server-git: its twelve tools and their answers on a real repository")
+    func git() async throws {
+        let m = marker()
+        let dir = try TemporaryDirectory("hotswap-git-\(m)")
+        defer { dir.remove() }
+        let repo = dir.url
+        for command in [
+            ["init", "-q"],
+            [
+                "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q",
+                "--allow-empty", "-m", "first",
+            ],
+        ] {
+            let run = try ProcessRunner.run("/usr/bin/git", ["-C", repo.path] + command)
+            #expect(run.status == 0, "\(run)")
+        }
+        let direct = try await compare(
+            id: "git", marker: m, command: [try reference("mcp-server-git"), "--repository", repo.path]
+        ) { _ in
+            [
+                #"tool:git_status:{"repo_path":"\#(repo.path)"}"#,
+                #"tool:git_log:{"repo_path":"\#(repo.path)","max_count":1}"#,
+                #"tool:git_show:{"repo_path":"\#(repo.path)","revision":"no-such-revision"}"#,
+            ]
+        }
+        #expect(direct["tools"]?.arrayValue?.count ?? 0 >= 10)
+        let results = direct["results"]?.arrayValue ?? []
+        #expect(results.first?["text"]?.stringValue?.contains("working tree clean") == true, "\(results)")
+        #expect(results.dropFirst().first?["text"]?.stringValue?.contains("Message: first") == true, "\(results)")
+        #expect(results.last?["error"] == true || results.last?["raised"] != nil, "\(results)")
+    }
+
+    @Test("mcp-server-fetch: its prompt and its tool, fetching a page over loopback")
+    func fetch() async throws {
+        let m = marker()
+        let direct = try await compare(
+            id: "fetch", marker: m,
+            command: [
+                try reference("mcp-server-fetch"), "--ignore-robots-txt", "--allow-private-ips",
+                "--user-agent=test-\(m)",
+            ]
+        ) { port in
+            [
+                #"prompt:fetch:{"url":"http://127.0.0.1:\#(port)/healthz"}"#,
+                #"tool:fetch:{"url":"http://127.0.0.1:\#(port)/healthz","max_length":500}"#,
+            ]
+        }
+        #expect(direct["prompts"]?.arrayValue?.first?["name"] == "fetch")
+        let results = direct["results"]?.arrayValue ?? []
+        let prompt = results.first?["messages"]?.arrayValue?.compactMap(\.stringValue).joined() ?? ""
+        #expect(prompt.contains(#""status""#) && prompt.contains("ok"), "\(results)")
+        #expect(results.last?["text"]?.stringValue?.contains("ok") == true, "\(results)")
+    }
+}
