@@ -113,6 +113,41 @@ struct RPCSessionTests {
         try await eventually("notifications/cancelled") { !transport.requests("notifications/cancelled").isEmpty }
     }
 
+    @Test("while a client answers the server's request (a person deciding), the server's calls do not time out")
+    func heldWhileAsking() async throws {
+        let (gate, open) = AsyncStream.makeStream(of: Void.self)
+        let asked = Recorder<String>()
+        let session = RPCSession(
+            serverID: "s", logger: Logger(label: "test"), tasks: tasks,
+            handlers: .init(request: { method, _ in
+                asked.append(method)
+                for await _ in gate { break }
+                return .result(["action": "accept"])
+            }))
+        transport.events = session.events
+        session.attach(transport)
+        async let supervised: Void = tasks.run()
+        let call = Task { try await session.request(method: "tools/call", params: nil, timeout: .milliseconds(200)) }
+        let id = try #require(try await sentRequest("tools/call")["id"])
+        transport.deliver(["jsonrpc": "2.0", "id": 9, "method": "elicitation/create", "params": [:]])
+        try await eventually("the elicitation to reach the handler") { asked.values == ["elicitation/create"] }
+        // Several timeouts' worth later, the call still waits: the server is waiting on the person, not slow.
+        let asking = ContinuousClock.now
+        try await eventually("a second to pass") { ContinuousClock.now - asking > .seconds(1) }
+        #expect(session.pendingCount == 1)
+        open.yield()
+        try await eventually("the answer to go back") {
+            transport.sent.withLock { $0.contains { $0["id"] == 9 && $0["result"]?["action"] == "accept" } }
+        }
+        // The hold is over: the call's timeout starts again from the answer.
+        let numeric = try #require(id.intValue)
+        #expect(try #require(session.deadline(of: numeric)) > ContinuousClock.now)
+        transport.deliver(["jsonrpc": "2.0", "id": id, "result": ["done": true]])
+        #expect(try await call.value == .result(["done": true]))
+        await tasks.finish(cancelling: true)
+        await supervised
+    }
+
     @Test("the server's requests are answered by the handler, with the server's own id")
     func serverRequests() async throws {
         async let supervised: Void = tasks.run()

@@ -234,8 +234,19 @@ public final class Backend: Sendable {
                 ),
             ])
         }
-        return await client.request(method, params, timeout: definition.requestTimeout.duration)
+        return await client.request(method, params, timeout: answerTimeout(method))
     }
+
+    /// How long a client may take to answer a server's request. Sampling and elicitation wait for a person
+    /// (clients ask before they sample), so they get `max_call_duration`, or ten minutes when that is unset;
+    /// `roots/list` is answered by software, within `request_timeout`. The server's requests of ours do not
+    /// time out meanwhile (`RPCSession` holds them).
+    func answerTimeout(_ method: String) -> Duration {
+        guard method != "roots/list" else { return definition.requestTimeout.duration }
+        return definition.maxCallDuration.milliseconds > 0 ? definition.maxCallDuration.duration : Self.personTimeout
+    }
+
+    static let personTimeout = Duration.seconds(600)
 
     /// Forwards a notification when the server is running.
     public func notify(method: String, params: JSONValue?) {

@@ -74,6 +74,10 @@ public final class RPCSession: Sendable {
         /// Requests given up (cancelled, timed out) before they were handed to the transport: their
         /// `notifications/cancelled` goes out right after them, never before.
         var cancelAfterSend: [Int64: String] = [:]
+        /// The server's own requests being answered by a client (sampling, elicitation: a person may take
+        /// minutes). The server is waiting on us, so no request of ours times out meanwhile; `max_call_duration`
+        /// still holds.
+        var serverRequestsOut = 0
     }
 
     private let state = Mutex(State())
@@ -246,6 +250,10 @@ public final class RPCSession: Sendable {
         let step = state.withLock { s -> Step in
             guard let p = s.pending[id] else { return .gone }
             if p.deadline > now { return .later(p.deadline - now) }
+            if s.serverRequestsOut > 0, p.ceiling.map({ $0 > now }) ?? true {
+                // Held: look again a timeout from now (the hold's end also restarts every deadline).
+                return .later(min(p.timeout, p.ceiling.map { $0 - now } ?? p.timeout))
+            }
             return .expired(p)
         }
         switch step {
@@ -337,11 +345,14 @@ public final class RPCSession: Sendable {
             }
             let handler = handlers.request
             let params = message["params"]
+            holdTimeouts(+1)
             let spawned = tasks.spawn { [weak self] in
                 let outcome = await handler(method, params)
+                self?.holdTimeouts(-1)
                 self?.answer(id, outcome)
             }
             if !spawned {
+                holdTimeouts(-1)
                 answer(id, .error(["code": -32603, "message": "the hotswap gateway is shutting down"]))
             }
             return
@@ -358,6 +369,19 @@ public final class RPCSession: Sendable {
         switch outcome {
         case .result(let result): send(["jsonrpc": "2.0", "id": id, "result": result])
         case .error(let error): send(["jsonrpc": "2.0", "id": id, "error": error])
+        }
+    }
+
+    /// Counts the server's requests being answered; when the last is answered, every pending request's
+    /// timeout starts again, as after progress.
+    private func holdTimeouts(_ delta: Int) {
+        state.withLock { s in
+            s.serverRequestsOut += delta
+            guard delta < 0, s.serverRequestsOut == 0 else { return }
+            let now = ContinuousClock.now
+            for (id, p) in s.pending {
+                s.pending[id]?.deadline = max(p.deadline, p.ceiling.map { min(now + p.timeout, $0) } ?? now + p.timeout)
+            }
         }
     }
 
