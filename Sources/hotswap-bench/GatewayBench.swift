@@ -149,8 +149,8 @@ enum GatewayBench {
             let t0 = ContinuousClock.now
             let r = await endpoint.post(body: progressBody, sessionID: session, protocolVersion: nil)
             var notifications = 0
-            for await event in r.stream?.events ?? AsyncStream { $0.finish() } {
-                if case .message = event { notifications += 1 }
+            await r.stream?.forEachMessage { message in
+                if message["method"] == "notifications/progress" { notifications += 1 }
             }
             gatewayProgress.add(ContinuousClock.now - t0)
             precondition(notifications == 100, "progress went missing through the gateway")
@@ -169,8 +169,8 @@ enum GatewayBench {
         for _ in 0..<rounds {
             let t0 = ContinuousClock.now
             let r = await endpoint.post(body: sampleBody, sessionID: samplingSession, protocolVersion: nil)
-            for await event in r.stream?.events ?? AsyncStream { $0.finish() } {
-                guard case .message(let request) = event, let id = request["id"] else { continue }
+            await r.stream?.forEachMessage { request in
+                guard request["method"] != nil, let id = request["id"] else { return }
                 let answer: JSONValue = ["jsonrpc": "2.0", "id": id, "result": Self.sampled]
                 _ = await endpoint.post(body: answer.serialized, sessionID: samplingSession, protocolVersion: nil)
             }

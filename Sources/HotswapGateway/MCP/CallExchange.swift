@@ -94,6 +94,12 @@ public final class CallRun: CallerLink, Sendable {
         endpoint?.runEnded(self, parked: current == nil && isStateless)
         ended.complete(.success(()))
         guard let current else { return }
+        let dropped = current.dropped.load(ordering: .relaxed)
+        if dropped > 0 {
+            endpoint?.logger.warning(
+                "a client read its call's event stream too slowly: \(dropped) notifications were dropped",
+                metadata: ["request": "\(current.requestID)", "buffered": "\(CallExchange.bufferLimit)"])
+        }
         current.finish(MCPEndpoint.response(id: current.requestID, outcome, stateless: isStateless))
     }
 
@@ -205,25 +211,32 @@ public final class CallRun: CallerLink, Sendable {
 
 /// One HTTP request and its answer: plain JSON when the answer comes first, an event stream of everything the
 /// client gets before it otherwise.
+///
+/// What waits for a slow reader is bounded (`bufferLimit` messages): past it, progress and log messages are
+/// dropped (a later one says more than an old one), a server's request is refused at once (its `ask` fails
+/// instead of waiting for a client that cannot hear it), and the reply always gets through.
 public final class CallExchange: Sendable {
-    public enum Event: Sendable {
+    enum Event: Sendable {
         case message(JSONValue)
-        case reply(JSONValue)
+        case reply
     }
+
+    static let bufferLimit = 1024
 
     let requestID: JSONValue
     /// What this request said about itself (2026-07-28 says it again on every round).
     let progressToken: JSONValue?
     let logLevel: String?
     let capabilities: JSONValue?
-    /// Everything for the client, in order, ending with the reply.
-    public let events: AsyncStream<Event>
+    private let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
     /// True once a message went out before the reply (the answer must be a stream), false when the reply came
     /// first (plain JSON).
     let streaming = SharedOutcome<Bool>()
     private let reply = Mutex<JSONValue?>(nil)
     private let runBox = Mutex<CallRun?>(nil)
+    /// Notifications dropped because the client did not read them in time.
+    let dropped = Atomic<Int>(0)
 
     init(requestID: JSONValue, params: JSONValue? = nil) {
         self.requestID = requestID
@@ -231,7 +244,8 @@ public final class CallExchange: Sendable {
         self.progressToken = meta?["progressToken"]
         self.logLevel = meta?[MCPEndpoint.metaLogLevel]?.stringValue
         self.capabilities = meta?[MCPEndpoint.metaCapabilities]
-        (events, continuation) = AsyncStream.makeStream(of: Event.self)
+        (events, continuation) = AsyncStream.makeStream(
+            of: Event.self, bufferingPolicy: .bufferingOldest(Self.bufferLimit))
     }
 
     /// The work this exchange carries (set once the run exists).
@@ -252,18 +266,35 @@ public final class CallExchange: Sendable {
         run?.cancel()
     }
 
-    /// Sends a message ahead of the reply; false once the exchange has ended.
+    /// Everything for the client, in order, ending with the reply (which waits in `reply`, so a full buffer
+    /// cannot lose it).
+    public func forEachMessage(_ body: (JSONValue) async throws -> Void) async rethrows {
+        for await event in events {
+            guard case .message(let message) = event else { break }
+            try await body(message)
+        }
+        if let message = jsonReply { try await body(message) }
+    }
+
+    /// Sends a message ahead of the reply; false once the exchange has ended, or when the client has not read
+    /// `bufferLimit` messages yet.
     @discardableResult
     func emit(_ message: JSONValue) -> Bool {
         streaming.complete(.success(true))
-        if case .terminated = continuation.yield(.message(message)) { return false }
-        return true
+        switch continuation.yield(.message(message)) {
+        case .enqueued: return true
+        case .terminated: return false
+        case .dropped:
+            dropped.add(1, ordering: .relaxed)
+            return false
+        @unknown default: return false
+        }
     }
 
     func finish(_ message: JSONValue) {
         reply.withLock { $0 = message }
         streaming.complete(.success(false))
-        continuation.yield(.reply(message))
+        continuation.yield(.reply)
         continuation.finish()
     }
 }

@@ -252,11 +252,7 @@ public struct GatewayRoutes: Sendable {
         // cancels the call.
         return Self.eventStream(onEnd: { connections.unwatch(channel, exchange) }) { send in
             do {
-                for await event in exchange.events {
-                    switch event {
-                    case .message(let message), .reply(let message): try await send(message)
-                    }
-                }
+                try await exchange.forEachMessage(send)
             } catch {
                 exchange.cancel()
                 throw error
