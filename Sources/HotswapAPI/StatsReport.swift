@@ -91,17 +91,21 @@ public struct ServerReport: Sendable, Codable, Equatable {
     public var runtime: String
     public var instance: Int
     public var lastError: String?
+    /// The MCP revision the gateway and the server agreed on when it last started.
+    public var protocolVersion: String?
 
     enum CodingKeys: String, CodingKey {
         case id, state, generation, pid, restarts, tools, runtime, instance
+        case protocolVersion = "protocol"
         case inFlight = "in_flight"
         case lastError = "last_error"
     }
 
     public init(
         id: String, state: BackendState, generation: Int, inFlight: Int, pid: Int32?, restarts: Int, tools: [String],
-        runtime: String, instance: Int, lastError: String?
+        runtime: String, instance: Int, lastError: String?, protocolVersion: String? = nil
     ) {
+        self.protocolVersion = protocolVersion
         self.id = id
         self.state = state
         self.generation = generation
@@ -127,6 +131,7 @@ public struct ServerReport: Sendable, Codable, Equatable {
         try c.encode(runtime, forKey: .runtime)
         try c.encode(instance, forKey: .instance)
         try c.encode(lastError, forKey: .lastError)
+        try c.encodeIfPresent(protocolVersion, forKey: .protocolVersion)
     }
 }
 

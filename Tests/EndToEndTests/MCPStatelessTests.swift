@@ -13,8 +13,9 @@ struct MCPStatelessTests {
     static let server = TestPaths.packageRoot.appendingPathComponent("scripts/interop/feature_server.py").path
     static let client = TestPaths.packageRoot.appendingPathComponent("scripts/interop/modern_client.py").path
 
-    func gateway() async throws -> (GatewayProcess, Int) {
+    func gateway(_ serverArguments: [String] = []) async throws -> (GatewayProcess, Int) {
         let m = marker()
+        let extra = serverArguments.map { ", \"\($0)\"" }.joined()
         let catalog = """
             version: 1
             servers:
@@ -23,7 +24,7 @@ struct MCPStatelessTests {
                 runtime:
                   type: local-process
                   command: \(TestPaths.python)
-                  args: ["\(Self.server)", "--name", "s", "--\(m)"]
+                  args: ["\(Self.server)", "--name", "s"\(extra), "--\(m)"]
             """
         let gw = try await GatewayProcess(catalog: catalog, arguments: ["--listen", "127.0.0.1:0"], marker: m)
         return (gw, try await gw.tcpPort())
@@ -46,11 +47,16 @@ struct MCPStatelessTests {
         #expect(direct["roots"] == "file:///work/project")
         #expect(direct["progress"]?.arrayValue?.count == 5)
         #expect(direct["logs"] == ["shouting hi"])
-        #expect(direct["event"] == "ToolsListChanged")
+        #expect(direct["event"] == ["ResourceUpdated", "ToolsListChanged"])
         let (gw, port) = try await gateway()
         let url = "http://127.0.0.1:\(port)/mcp"
         let pinned = try await run(["2026-07-28", "--url", url, "--prefix", "s__", "--listen"])
-        for key in direct.objectValue?.keys.sorted() ?? [] {
+        // The one difference: the gateway opens this dual-era server with `initialize`, and the SDK's servers
+        // offer resource subscriptions only in 2026-07-28, so through the gateway only the list change comes.
+        #expect(direct["subscribed"] == ["memo://readme"])
+        #expect(pinned["subscribed"] == [])
+        #expect(pinned["event"] == ["ToolsListChanged"])
+        for key in direct.objectValue?.keys.sorted() ?? [] where !["subscribed", "event"].contains(key) {
             #expect(
                 pinned[key] == direct[key], "\(key): through \(pinned[key] ?? .null), direct \(direct[key] ?? .null)")
         }
@@ -63,6 +69,43 @@ struct MCPStatelessTests {
             #expect(auto[key] == direct[key], "auto \(key)")
             #expect(legacy[key] == direct[key], "legacy \(key)")
         }
+        try await gw.finish()
+    }
+
+    @Test("a server that speaks only 2026-07-28 behind the gateway: clients of both eras get all it offers")
+    func modernOnlyBackend() async throws {
+        let direct = try await run([
+            "2026-07-28", "--stdio", TestPaths.python, Self.server, "--name", "s", "--modern-only", "--listen",
+        ])
+        // It really refuses the older revisions: the SDK client on legacy cannot talk to it directly.
+        let refused = try await onThread {
+            try ProcessRunner.run(
+                TestPaths.python, [Self.client, "legacy", "--stdio", TestPaths.python, Self.server, "--modern-only"])
+        }
+        #expect(refused.status != 0, "\(refused)")
+        #expect(direct["ask_model"] == "model said: echo why?")
+        #expect(direct["logs"] == ["shouting hi"])
+        #expect(direct["event"] == ["ResourceUpdated", "ToolsListChanged"])
+        let (gw, port) = try await gateway(["--modern-only"])
+        let url = "http://127.0.0.1:\(port)/mcp"
+        // A 2026-07-28 client: the server's input_required rounds, its log level, its listen stream and a
+        // resource subscription all pass through the gateway's own.
+        let pinned = try await run(["2026-07-28", "--url", url, "--prefix", "s__", "--listen"])
+        for key in direct.objectValue?.keys.sorted() ?? [] {
+            #expect(
+                pinned[key] == direct[key], "\(key): through \(pinned[key] ?? .null), direct \(direct[key] ?? .null)")
+        }
+        // A client with a session gets the server's questions as requests on its call's stream, and its log
+        // messages after logging/setLevel, as from a server of its own revision.
+        let legacy = try await run(["legacy", "--url", url, "--prefix", "s__"])
+        #expect(legacy["protocol"] == "2025-11-25")
+        for key in [
+            "ask_model", "ask_user", "roots", "progress", "count", "prompt", "note", "missing", "tools", "logs",
+        ] {
+            #expect(legacy[key] == direct[key], "legacy \(key): \(legacy[key] ?? .null) vs \(direct[key] ?? .null)")
+        }
+        let servers = try ControlClient.request(.unix(path: gw.socket), method: "GET", path: "/servers/s")
+        #expect(try JSONValue.parse(servers.body)["protocol"] == "2026-07-28", "\(servers.body)")
         try await gw.finish()
     }
 

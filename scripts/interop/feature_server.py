@@ -5,6 +5,7 @@ templates, and logging. Served over stdio. The conformance tests run the same cl
 and through the gateway, and compare.
 
   feature_server.py [--name NAME]     NAME shows in its answers (default "features")
+  feature_server.py --modern-only     (SDK 2.x) speak only revision 2026-07-28: `initialize` is refused
 
 Tools beyond `shout` exercise what a call can do on its way: `count` reports progress, `ask_model` asks the
 client for a sampling, `ask_user` elicits, `roots` lists the client's roots, and `wait` waits until it is
@@ -113,11 +114,13 @@ async def in_region(
 
 @server.tool()
 async def touch(ctx: Context) -> str:
-    """Tells the client the tool list changed."""
+    """Tells the client the tool list changed, and that memo://readme was updated."""
     if getattr(ctx, "protocol_version", None) in ("2026-07-28",):  # SDK 2.x: to subscriptions/listen streams
         await ctx.notify_tools_changed()
+        await ctx.notify_resource_updated("memo://readme")
     else:  # an initialized session (the only kind in SDK 1.x)
         await ctx.session.send_tool_list_changed()
+        await ctx.session.send_resource_updated("memo://readme")
     return "touched"
 
 
@@ -164,5 +167,18 @@ async def complete(ref, argument, context):
         return Completion(values=[t for t in ["swift", "swap", "sidecar"] if t.startswith(argument.value)])
     return None
 
+
+if "--modern-only" in sys.argv:  # SDK 2.x: a server that speaks only 2026-07-28 (refuses `initialize` with -32022)
+    import mcp.server.lowlevel.server as lowlevel
+    from mcp.server import runner
+
+    async def modern_only(server, read_stream, write_stream, *, lifespan_state, raise_exceptions=False, **_):
+        try:
+            await runner._serve_modern_stream(
+                server, read_stream, write_stream, lifespan_state=lifespan_state, raise_exceptions=raise_exceptions)
+        finally:
+            await write_stream.aclose()
+
+    lowlevel.serve_dual_era_loop = modern_only
 
 server.run()

@@ -53,13 +53,18 @@ async def exercise(client, prefix, logs, listen):
         out["missing"] = "error"
     if listen:
         # A tool that changes the server's tool list: the listen stream says so.
-        async with client.listen(tools_list_changed=True) as sub:
+        async with client.listen(tools_list_changed=True, resource_subscriptions=["memo://readme"]) as sub:
             out["honored"] = bool(getattr(sub.honored, "tools_list_changed", False))
+            # A server of the older revisions may not offer resource subscriptions: then only the list changes.
+            out["subscribed"] = [str(u) for u in (getattr(sub.honored, "resource_subscriptions", None) or [])]
             await client.call_tool(prefix + "touch", {})
+            events = set()
             with anyio.fail_after(10):
                 async for event in sub:
-                    out["event"] = type(event).__name__
-                    break
+                    events.add(type(event).__name__)
+                    if len(events) == 1 + len(out["subscribed"]):
+                        break
+            out["event"] = sorted(events)
     return out
 
 

@@ -90,6 +90,7 @@ extension Backend {
     /// A notification from the server: a list change refreshes that list and tells clients; resource updates
     /// and log messages go up to the sessions.
     func notification(_ message: JSONValue) {
+        guard let message = Self.fromListen(message) else { return }
         let method = message["method"]?.stringValue ?? ""
         guard let kind = ListKind.allCases.first(where: { $0.notification == method }) else {
             // A log message while calls of one client are in flight goes to that client, on the latest call's

@@ -48,6 +48,11 @@ public final class Backend: Sendable {
         var nextCaller = 0
         /// The session of the latest caller, for a server's requests made outside any call.
         var lastSession: (any ClientRequester)?
+        /// A 2026-07-28 server: its open listen stream (completed to close it), the resources clients
+        /// subscribed to on it, and the log level set with `logging/setLevel`.
+        var listening: SharedOutcome<Void>?
+        var subscribedURIs: Set<String> = []
+        var modernLogLevel: String?
 
         /// Whose calls are in flight. A stdio server's request or log message does not say which call it
         /// belongs to: with calls of one client in flight it is that client's (the latest call carries it);
@@ -111,7 +116,8 @@ public final class Backend: Sendable {
         let s = status
         return ServerReport(
             id: id, state: s.state, generation: generation, inFlight: s.inFlight, pid: s.pid, restarts: s.restarts,
-            tools: s.tools, runtime: definition.runtime.typeName, instance: instance, lastError: s.lastError)
+            tools: s.tools, runtime: definition.runtime.typeName, instance: instance, lastError: s.lastError,
+            protocolVersion: offerings.flatMap { $0.protocolVersion.isEmpty ? nil : $0.protocolVersion })
     }
 
     public var pid: Int32? { state.withLock { $0.link?.pid } }
@@ -159,8 +165,12 @@ public final class Backend: Sendable {
         try await ensureStarted()
         try await slots.acquire()
         defer { slots.release() }
-        guard let session = state.withLock({ $0.session }) else {
+        guard let (session, modern) = state.withLock({ s in s.session.map { ($0, s.offerings?.isModern == true) } })
+        else {
             throw BackendError(.unavailable, "server '\(id)' stopped before the call could be sent")
+        }
+        if modern, method == "resources/subscribe" || method == "resources/unsubscribe" {
+            return resubscribe(method, params)
         }
         var key: Int?
         if let caller {
@@ -177,9 +187,22 @@ public final class Backend: Sendable {
             onProgress = { progress in caller.progress(progress) }
         }
         let ceiling = definition.maxCallDuration.milliseconds > 0 ? definition.maxCallDuration.duration : nil
-        let outcome = try await session.request(
-            method: method, params: onProgress == nil ? Self.withoutProgressToken(params) : params,
-            timeout: definition.requestTimeout.duration, ceiling: ceiling, onProgress: onProgress)
+        var sent = onProgress == nil ? Self.withoutProgressToken(params) : params
+        if modern, let caller,
+            let level = caller.logLevel(sessionLevel: state.withLock { $0.modernLogLevel } ?? "debug")
+        {
+            sent = Self.with(meta: Self.metaLogLevel, .string(level), in: sent)
+        }
+        var outcome = try await session.request(
+            method: method, params: sent, timeout: definition.requestTimeout.duration, ceiling: ceiling,
+            onProgress: onProgress)
+        if modern {
+            outcome = try await resolvingInputs(outcome, params: sent, caller: caller) { retried in
+                try await session.request(
+                    method: method, params: retried, timeout: definition.requestTimeout.duration, ceiling: ceiling,
+                    onProgress: onProgress)
+            }
+        }
         state.withLock { $0.lastUsed = .now }
         return outcome
     }
@@ -199,9 +222,6 @@ public final class Backend: Sendable {
     /// called last. While it is out, the request holds a lease, so a drain waits for it as for a call.
     func serverRequest(_ method: String, _ params: JSONValue?) async -> RPCOutcome {
         if method == "ping" { return .result([:]) }
-        guard clientMethods.contains(method) else {
-            return .error(["code": -32601, "message": "hotswap gateway does not pass '\(method)' on to clients"])
-        }
         let (inFlight, session) = state.withLock { s -> (InFlightClient, (any ClientRequester)?) in
             s.inFlight += 1
             return (s.inFlightClient, s.lastSession)
@@ -218,6 +238,14 @@ public final class Backend: Sendable {
                     "server '\(id)' has calls of several clients in flight, so the gateway cannot tell which one "
                         + "\(method) is for; it was not passed on"),
             ])
+        }
+        return await ask(method, params, of: target)
+    }
+
+    /// Asks a client what a server wants of it, when the client announced the capability for it.
+    func ask(_ method: String, _ params: JSONValue?, of target: (any ClientRequester)?) async -> RPCOutcome {
+        guard clientMethods.contains(method) else {
+            return .error(["code": -32601, "message": "hotswap gateway does not pass '\(method)' on to clients"])
         }
         guard let client = target else {
             return .error([
@@ -352,14 +380,15 @@ public final class Backend: Sendable {
                     .startFailed,
                     "server '\(id)' did not answer initialize within start_timeout \(definition.startTimeout)")
             }
-            if case .error(let e) = initialize {
-                throw BackendError(.startFailed, "server '\(id)' refused initialize: \(e.text)")
-            }
-            session.notify(method: "notifications/initialized", params: nil)
             var offerings = Offerings()
-            if case .result(let result) = initialize {
+            switch initialize {
+            case .result(let result):
+                session.notify(method: "notifications/initialized", params: nil)
                 offerings.capabilities = result["capabilities"] ?? [:]
                 offerings.protocolVersion = result["protocolVersion"]?.stringValue ?? ""
+            case .error(let refusal):
+                // A server of revision 2026-07-28 alone has no `initialize`: ask it with `server/discover`.
+                offerings = try await discover(session, refusal: refusal, timeout: try remaining())
             }
             do {
                 _ = try remaining()
@@ -378,7 +407,13 @@ public final class Backend: Sendable {
                 s.starting = nil
                 s.lastUsed = .now
             }
-            logger.info("ready", metadata: ["server.pid": "\(link.pid ?? 0)", "server.tools": "\(tools.count)"])
+            if offerings.isModern { listen(session, offerings) }
+            logger.info(
+                "ready",
+                metadata: [
+                    "server.pid": "\(link.pid ?? 0)", "server.tools": "\(tools.count)",
+                    "server.protocol": "\(offerings.protocolVersion)",
+                ])
         } catch {
             let message = (error as? BackendError)?.message ?? "\(error)"
             let (link, session) = state.withLock { s -> ((any BackendLink)?, RPCSession?) in

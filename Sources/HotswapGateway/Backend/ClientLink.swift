@@ -23,6 +23,9 @@ public protocol CallerLink: ClientRequester, AnyObject {
     /// Who the client is (its session; a stateless request is its own): a server's request or log message
     /// during calls of two different clients cannot be told apart, so it goes to neither.
     var client: String { get }
+    /// The log level a 2026-07-28 server gets with this request: a 2026-07-28 client's own (nil when it asked
+    /// for none), or `sessionLevel` for a client of the older revisions, whose servers log until told otherwise.
+    func logLevel(sessionLevel: String) -> String?
 }
 
 /// The server-to-client requests the gateway passes on to clients; `ping` it answers itself.

@@ -78,6 +78,8 @@ public final class RPCSession: Sendable {
         /// minutes). The server is waiting on us, so no request of ours times out meanwhile; `max_call_duration`
         /// still holds.
         var serverRequestsOut = 0
+        /// Keys every request's `params._meta` carries (a 2026-07-28 server's per-request envelope).
+        var envelope: [String: JSONValue] = [:]
     }
 
     private let state = Mutex(State())
@@ -112,6 +114,12 @@ public final class RPCSession: Sendable {
         for message in early { transport.send(message) { _ in } }
     }
 
+    /// Keys added to every request's `params._meta` from now on (a key the request sets itself wins): the
+    /// per-request envelope of revision 2026-07-28, which has no `initialize` to say them once.
+    public func setEnvelope(_ envelope: [String: JSONValue]) {
+        state.withLock { $0.envelope = envelope }
+    }
+
     /// Requests waiting for a reply.
     public var pendingCount: Int { state.withLock { $0.pending.count } }
 
@@ -137,15 +145,15 @@ public final class RPCSession: Sendable {
             return s.nextID
         }
         var message: [String: JSONValue] = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
-        if var object = params?.objectValue {
-            if onProgress != nil {
+        let envelope = state.withLock { $0.envelope }
+        if var object = params?.objectValue ?? (params == nil && (onProgress != nil || !envelope.isEmpty) ? [:] : nil) {
+            if onProgress != nil || !envelope.isEmpty {
                 var meta = object["_meta"]?.objectValue ?? [:]
-                meta["progressToken"] = .int(id)
+                if onProgress != nil { meta["progressToken"] = .int(id) }
+                meta.merge(envelope) { own, _ in own }
                 object["_meta"] = .object(meta)
             }
             message["params"] = .object(object)
-        } else if onProgress != nil {
-            message["params"] = ["_meta": ["progressToken": .int(id)]]
         } else if let params {
             message["params"] = params
         }

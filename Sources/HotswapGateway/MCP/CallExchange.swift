@@ -136,6 +136,11 @@ public final class CallRun: CallerLink, Sendable {
         }
     }
 
+    public func logLevel(sessionLevel: String) -> String? {
+        guard case .stateless(_, let first) = era else { return sessionLevel }
+        return current?.logLevel ?? first
+    }
+
     public func relay(_ message: JSONValue, from server: String) {
         if case .stateless(_, let first) = era {
             // 2026-07-28: log messages only for a request that asked for them, at or above its level.

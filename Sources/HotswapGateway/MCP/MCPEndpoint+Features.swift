@@ -154,7 +154,7 @@ extension MCPEndpoint {
         for (backend, offerings) in await liveOfferings() where offerings.offers("logging") {
             guard backend.acquire() else { continue }
             defer { backend.release() }
-            _ = try? await backend.call(method: "logging/setLevel", params: params)
+            await backend.setLogLevel(params)
         }
         return .result([:])
     }
