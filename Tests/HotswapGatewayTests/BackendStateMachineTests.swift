@@ -46,7 +46,7 @@ struct BackendStateMachineTests {
     @Test("a crash restarts with backoff 1 s doubling; five minutes up resets it")
     func crashes() {
         var m = ready()
-        #expect(m.event(.exited("exited with status 1", now: t0, random: 0)) == .restartAfter(.seconds(1)))
+        #expect(m.event(.exited("the process exited with status 1", now: t0, random: 0)) == .restartAfter(.seconds(1)))
         #expect(m.phase == .failed && m.restarts == 1 && m.lastError == "the process exited with status 1")
         #expect(m.event(.restartDue) == .start)
         #expect(m.event(.startRequested(now: t0 + .seconds(1))) == .start)

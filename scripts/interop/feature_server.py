@@ -6,6 +6,9 @@ and through the gateway, and compare.
 
   feature_server.py [--name NAME]     NAME shows in its answers (default "features")
   feature_server.py --modern-only     (SDK 2.x) speak only revision 2026-07-28: `initialize` is refused
+  feature_server.py --http PORT [--port-file F] [--tls CERT KEY] [--token T]
+                                      Streamable HTTP at /mcp instead of stdio (PORT 0: any, written to F),
+                                      over TLS, with a bearer token required
 
 Tools beyond `shout` exercise what a call can do on its way: `count` reports progress, `ask_model` asks the
 client for a sampling, `ask_user` elicits, `roots` lists the client's roots, and `wait` waits until it is
@@ -181,4 +184,40 @@ if "--modern-only" in sys.argv:  # SDK 2.x: a server that speaks only 2026-07-28
 
     lowlevel.serve_dual_era_loop = modern_only
 
-server.run()
+
+def serve_http(port_arg):
+    """Streamable HTTP at http(s)://127.0.0.1:PORT/mcp (PORT 0: any free port, written to --port-file)."""
+    import socket
+    import uvicorn
+
+    app = server.streamable_http_app()
+    token = sys.argv[sys.argv.index("--token") + 1] if "--token" in sys.argv else None
+    if token:
+        inner = app
+
+        async def app(scope, receive, send):  # a bearer token, checked before the MCP app sees the request
+            if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != f"Bearer {token}".encode():
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": b"missing or wrong bearer token"})
+                return
+            await inner(scope, receive, send)
+
+    tls = {}
+    if "--tls" in sys.argv:
+        at = sys.argv.index("--tls")
+        tls = {"ssl_certfile": sys.argv[at + 1], "ssl_keyfile": sys.argv[at + 2]}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", int(port_arg)))
+    if "--port-file" in sys.argv:
+        with open(sys.argv[sys.argv.index("--port-file") + 1], "w") as f:
+            f.write(str(sock.getsockname()[1]))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **tls)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if "--http" in sys.argv:
+    serve_http(sys.argv[sys.argv.index("--http") + 1])
+else:
+    server.run()

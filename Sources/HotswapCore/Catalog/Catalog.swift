@@ -108,14 +108,20 @@ public enum Runtime: Sendable, Hashable, Encodable {
     public struct Remote: Sendable, Hashable, Encodable {
         public var url: String
         public var headers: [String: String]
+        /// A PEM file of CA certificates trusted for this server besides the system's (`tls.ca_file`).
+        public var caFile: String?
         /// The URL as the catalog spells it, `${VAR}` unexpanded, for messages.
         public var urlAsWritten: AsWritten<String>
 
-        enum CodingKeys: String, CodingKey { case url, headers }
+        enum CodingKeys: String, CodingKey {
+            case url, headers
+            case caFile = "ca_file"
+        }
 
-        public init(url: String, headers: [String: String] = [:], urlAsWritten: String? = nil) {
+        public init(url: String, headers: [String: String] = [:], caFile: String? = nil, urlAsWritten: String? = nil) {
             self.url = url
             self.headers = headers
+            self.caFile = caFile
             self.urlAsWritten = AsWritten(urlAsWritten ?? url)
         }
     }

@@ -147,8 +147,20 @@ extension CatalogDecoder {
         if let h = f["headers"] {
             if let map = stringMap(h.value, path.key("headers"), kind: .header) { headers = map } else { ok = false }
         }
+        var caFile: String?
+        if let t = f["tls"], !(t.value.scalar?.isNull ?? false) {
+            if let pairs = mapping(t.value, path.key("tls"), what: "`tls`") {
+                let tls = keyed(pairs, path.key("tls"), allowed: Self.tlsKeys, context: "`tls`")
+                if let c = tls["ca_file"] {
+                    caFile = expanded(c.value, path.key("tls").key("ca_file"), allowEmpty: false)
+                    if caFile == nil { ok = false }
+                }
+            } else {
+                ok = false
+            }
+        }
         guard ok, let url else { return nil }
-        return .remote(.init(url: url, headers: headers, urlAsWritten: f["url"]?.value.scalar?.text))
+        return .remote(.init(url: url, headers: headers, caFile: caFile, urlAsWritten: f["url"]?.value.scalar?.text))
     }
 
     mutating func decodeTools(_ node: YAMLNode, _ path: CatalogPath) -> ToolFilter? {

@@ -15,7 +15,8 @@ struct CatalogDecoder {
     ]
     static let serverKeys = ["id", "description", "runtime", "prestart", "tools"] + defaultsKeys
     static let localKeys = ["type", "command", "args", "env", "working_dir"]
-    static let remoteKeys = ["type", "url", "headers"]
+    static let remoteKeys = ["type", "url", "headers", "tls"]
+    static let tlsKeys = ["ca_file"]
     static let toolKeys = ["allow", "deny"]
     static let runtimeTypes = ["local-process", "remote"]
     /// Keys `.mcp.json`, Claude Desktop, Cursor, Cline and VS Code write for a server, plus the native

@@ -37,7 +37,7 @@ extension Backend {
     /// Asks a server that refused `initialize` whether it speaks 2026-07-28; its capabilities if it does.
     func discover(_ session: RPCSession, refusal: JSONValue, timeout: Duration) async throws -> Offerings {
         let refused = "server '\(id)' refused initialize: \(refusal.text)"
-        session.setEnvelope(Self.modernEnvelope(logLevel: state.withLock { $0.modernLogLevel }))
+        session.setEnvelope(Self.modernEnvelope(logLevel: nil))
         let outcome: RPCOutcome
         do {
             outcome = try await session.request(method: "server/discover", params: nil, timeout: timeout)
@@ -67,36 +67,58 @@ extension Backend {
     }
 
     /// Opens the server's `subscriptions/listen` stream (again) for its list changes and the resources
-    /// clients subscribed to; the stream open before is cancelled. It runs until the server ends it or stops.
+    /// clients subscribed to; the stream open before is cancelled. When the server ends it, it is opened again
+    /// (after a pause that grows to 30 s while it keeps ending), for as long as this session is the server's.
     func listen(_ session: RPCSession, _ offerings: Offerings) {
         var asked: [String: JSONValue] = [:]
         for kind in ListKind.allCases where offerings.capabilities[kind.rawValue]?["listChanged"] == true {
             asked["\(kind.rawValue)ListChanged"] = true
         }
         let stop = SharedOutcome<Void>()
-        let (previous, uris) = state.withLock { s -> (SharedOutcome<Void>?, Set<String>) in
-            defer { s.listening = stop }
-            return (s.listening, s.subscribedURIs)
-        }
+        // Only for the session the server has now: a late call for one that closed must not cancel its stream.
+        guard
+            let (previous, uris) = state.withLock({ s -> (SharedOutcome<Void>?, Set<String>)? in
+                guard s.session === session else { return nil }
+                defer { s.listening = stop }
+                return (s.listening, s.subscribedURIs)
+            })
+        else { return }
         previous?.complete(.success(()))
         if !uris.isEmpty { asked["resourceSubscriptions"] = .array(uris.sorted().map { .string($0) }) }
         guard !asked.isEmpty else { return }
         let params: JSONValue = ["notifications": .object(asked)]
-        tasks.spawn { [logger] in
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        _ = try await session.request(
-                            method: "subscriptions/listen", params: params,
-                            timeout: Self.listenTimeout)
-                    } catch is CancellationError {
-                    } catch {
-                        logger.debug("subscriptions/listen ended", metadata: ["error": "\(error)"])
+        tasks.spawn { [weak self, logger] in
+            var pause = Duration.seconds(1)
+            while !stop.isComplete {
+                let ended = await withTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        do {
+                            let outcome = try await session.request(
+                                method: "subscriptions/listen", params: params, timeout: Self.listenTimeout)
+                            if case .error(let e) = outcome {
+                                logger.warning("subscriptions/listen refused", metadata: ["error": "\(e.text)"])
+                            }
+                            return true
+                        } catch is CancellationError {
+                            return false
+                        } catch {
+                            // The session closed: the server stopped or is restarting, which opens its own.
+                            return false
+                        }
                     }
+                    group.addTask {
+                        _ = try? await stop.value()
+                        return false
+                    }
+                    let first = await group.next() ?? false
+                    group.cancelAll()
+                    return first
                 }
-                group.addTask { try? await stop.value() }
-                await group.next()
-                group.cancelAll()
+                guard ended, self?.state.withLock({ $0.session === session && $0.listening === stop }) == true
+                else { return }
+                // The server ended the stream on its own: listen again, without hammering it.
+                guard (try? await Task.sleep(for: pause)) != nil else { return }
+                pause = min(pause * 2, .seconds(30))
             }
         }
     }
@@ -123,18 +145,14 @@ extension Backend {
     }
 
     /// `logging/setLevel` for this server: sent on to a server of the older revisions; a 2026-07-28 server gets
-    /// the level with each request from now on.
+    /// the level with each call of a client with a session from now on (`call` adds it).
     public func setLogLevel(_ params: JSONValue?) async {
         guard offerings?.isModern == true else {
             _ = try? await call(method: "logging/setLevel", params: params)
             return
         }
         let level = params?["level"]?.stringValue
-        let session = state.withLock { s -> RPCSession? in
-            s.modernLogLevel = level
-            return s.session
-        }
-        session?.setEnvelope(Self.modernEnvelope(logLevel: level))
+        state.withLock { $0.modernLogLevel = level }
     }
 
     /// A request's `params` with `_meta[key]` set.
@@ -161,6 +179,12 @@ extension Backend {
                 let target = caller ?? state.withLock { $0.lastSession }
                 switch await ask(request["method"]?.stringValue ?? "", request["params"], of: target) {
                 case .result(let answer): responses[key] = answer
+                case .error(let error) where error["code"] == -32601:
+                    // The client lacks the capability the server needs: 2026-07-28 names that -32021.
+                    return .error([
+                        "code": -32021, "message": error["message"] ?? "missing client capability",
+                        "data": ["method": request["method"] ?? .null],
+                    ])
                 case .error(let error): return .error(error)
                 }
             }

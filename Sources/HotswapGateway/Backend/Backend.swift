@@ -453,7 +453,7 @@ public final class Backend: Sendable {
             return
         }
         logger.warning(
-            "crashed; restarting with backoff",
+            link.pid == nil ? "connection lost; reconnecting with backoff" : "crashed; restarting with backoff",
             metadata: ["server.pid": "\(link.pid ?? 0)", "exit": "\(description)", "backoff": "\(restartDelay)"])
         // The timer is cancelled with the supervisor at shutdown; a backend stopped meanwhile is not restarted
         // (the state machine answers `.restartDue` with nothing then).

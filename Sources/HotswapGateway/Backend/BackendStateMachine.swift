@@ -29,7 +29,8 @@ public struct BackendStateMachine: Sendable, Equatable {
         case started(now: ContinuousClock.Instant)
         /// The start failed (spawn, `initialize`, tool list, `start_timeout`); `random` is the backoff's jitter.
         case startFailed(String, now: ContinuousClock.Instant, random: Double)
-        /// The process exited; `description` says how.
+        /// The process exited or the remote server went away; `description` says how ("the process exited with
+        /// status 1", "https://...: connection refused").
         case exited(String, now: ContinuousClock.Instant, random: Double)
         /// The backoff after a crash has passed.
         case restartDue
@@ -67,7 +68,7 @@ public struct BackendStateMachine: Sendable, Equatable {
             if stoppedByOperator { return .refuse("was stopped by an operator") }
             if retired { return .refuse("was removed from the catalog") }
             if let at = restartAt, at > now {
-                return .refuse("crashed (\(lastError ?? "unknown")); restarting in \(at - now)")
+                return .refuse("is down (\(lastError ?? "unknown")); restarting in \(at - now)")
             }
             phase = .starting
             starting = true
@@ -90,7 +91,7 @@ public struct BackendStateMachine: Sendable, Equatable {
         case .exited(let description, let now, let random):
             if stopping || retired || stoppedByOperator { return .none }
             restarts += 1
-            lastError = "the process \(description)"
+            lastError = description
             let delay = backoff.crashed(afterUptime: startedAt.map { now - $0 } ?? .zero, random: random)
             phase = .failed
             restartAt = now + delay

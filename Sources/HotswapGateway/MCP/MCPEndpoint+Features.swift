@@ -148,8 +148,12 @@ extension MCPEndpoint {
     /// `logging/setLevel`: sent to every running server that offers logging. Backends are shared by every
     /// session, so the last level set is the one they log at.
     func setLogLevel(_ params: JSONValue?) async -> RPCOutcome {
-        guard params?["level"]?.stringValue != nil else {
-            return .error(["code": -32602, "message": "logging/setLevel needs params.level"])
+        guard let level = params?["level"]?.stringValue, CallRun.levels.contains(level) else {
+            return .error([
+                "code": -32602,
+                "message": .string(
+                    "logging/setLevel needs params.level, one of \(CallRun.levels.joined(separator: ", "))"),
+            ])
         }
         for (backend, offerings) in await liveOfferings() where offerings.offers("logging") {
             guard backend.acquire() else { continue }

@@ -111,7 +111,7 @@ public actor Registry {
         events: BackendEvents = BackendEvents()
     ) {
         self.init(
-            settings: settings, launcher: ProcessLauncher(group: group), logger: logger, metrics: metrics,
+            settings: settings, launcher: RuntimeLauncher(group: group), logger: logger, metrics: metrics,
             events: events)
     }
 

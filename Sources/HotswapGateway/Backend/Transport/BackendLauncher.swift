@@ -84,7 +84,7 @@ final class ProcessLink: BackendLink {
     var pid: Int32? { child.pid }
 
     func onEnd(_ body: @escaping @Sendable (String) -> Void) {
-        child.onExit { status in body(ChildProcess.describe(status: status)) }
+        child.onExit { status in body("the process \(ChildProcess.describe(status: status))") }
     }
 
     func reap() {

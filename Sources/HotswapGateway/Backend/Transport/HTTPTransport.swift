@@ -1,0 +1,398 @@
+import AsyncHTTPClient
+import Foundation
+import HotswapCore
+import HotswapRuntime
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Synchronization
+
+/// MCP's Streamable HTTP transport, as a client, for remote servers (`runtime.type: remote`).
+///
+/// Each message is a `POST` to the server's URL with the catalog's headers; the answer is plain JSON or an
+/// event stream whose events are the server's messages (its progress and requests, then the response). The
+/// session id from `initialize` goes on every later request, a `GET` stream carries what the server sends
+/// outside requests (when it offers one), and stopping sends `DELETE`. A 2026-07-28 session has neither:
+/// each request carries its revision and `Mcp-Method`/`Mcp-Name`, and closing a request's stream cancels it.
+///
+/// Failures say what failed: a server that cannot be reached ends the link (the backend backs off and
+/// reconnects with a new session, as a crashed process restarts), and so does one that forgot the session
+/// (HTTP 404); an HTTP error answers only the request it was for.
+public final class HTTPTransport: BackendTransport {
+    public var maxMessageBytes: Int { LineHandler.defaultMaxLine }
+
+    let client: HTTPClient
+    let url: String
+    /// The URL as the catalog wrote it, `${VAR}` unexpanded: what messages quote.
+    let shownURL: String
+    let headers: [(String, String)]
+    let events: TransportEvents
+    let logger: Logger
+
+    private struct State {
+        var sessionID: String?
+        var protocolVersion: String?
+        var closed = false
+        var ended: (@Sendable (String) -> Void)?
+        var endReason: String?
+        /// Requests in flight, by JSON-RPC id (a cancellation closes its stream), and other sends.
+        var requests: [JSONValue: Task<Void, Never>] = [:]
+        var others: [Int: Task<Void, Never>] = [:]
+        var nextOther = 0
+        var listening = false
+    }
+
+    private let state = Mutex(State())
+    private let shutdownDone = SharedOutcome<Void>()
+    private let shutdownStarted = Atomic<Bool>(false)
+
+    init(
+        client: HTTPClient, url: String, shownURL: String, headers: [String: String], events: TransportEvents,
+        logger: Logger
+    ) {
+        self.client = client
+        self.url = url
+        self.shownURL = shownURL
+        self.headers = headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        self.events = events
+        self.logger = logger
+    }
+
+    /// What runs once the link ends on its own (the server cannot be reached, or it forgot the session).
+    func onEnd(_ body: @escaping @Sendable (String) -> Void) {
+        let ended = state.withLock { s -> String? in
+            s.ended = body
+            return s.endReason
+        }
+        if let ended { body(ended) }
+    }
+
+    public func send(_ message: [UInt8], failed: @escaping @Sendable (String) -> Void) {
+        let parsed = try? JSONValue.parse(message)
+        let method = parsed?["method"]?.stringValue
+        let id = method != nil ? parsed?["id"] : nil
+        if method == "notifications/cancelled", let target = parsed?["params"]?["requestId"] {
+            // Closing the request's stream is the cancellation in 2026-07-28 and does no harm before it.
+            let (task, modern) = state.withLock { s in
+                (s.requests.removeValue(forKey: target), s.protocolVersion == modernProtocolVersion)
+            }
+            task?.cancel()
+            if modern { return }
+        }
+        let work: @Sendable () async -> Void = { [self] in
+            await post(message, parsed: parsed, method: method, id: id, failed: failed)
+        }
+        state.withLock { s in
+            guard !s.closed else { return }
+            if let id {
+                s.requests[id] = Task {
+                    await work()
+                    _ = self.state.withLock { $0.requests.removeValue(forKey: id) }
+                }
+            } else {
+                s.nextOther += 1
+                let key = s.nextOther
+                s.others[key] = Task {
+                    await work()
+                    _ = self.state.withLock { $0.others.removeValue(forKey: key) }
+                }
+            }
+        }
+    }
+
+    public func close() {
+        Task { await shutdown() }
+    }
+
+    /// Ends the session (`DELETE`, when the server gave one), cancels what is in flight and closes the client;
+    /// `events.closed` follows. Idempotent: every caller waits for the one shutdown.
+    func shutdown() async {
+        guard !shutdownStarted.exchange(true, ordering: .relaxed) else {
+            _ = await shutdownDone.wait()
+            return
+        }
+        let (session, version, tasks) = state.withLock { s -> (String?, String?, [Task<Void, Never>]) in
+            s.closed = true
+            defer {
+                s.requests = [:]
+                s.others = [:]
+            }
+            return (s.sessionID, s.protocolVersion, Array(s.requests.values) + Array(s.others.values))
+        }
+        for task in tasks { task.cancel() }
+        if let session {
+            var request = HTTPClientRequest(url: url)
+            request.method = .DELETE
+            addHeaders(&request, session: session, version: version)
+            _ = try? await client.execute(request, timeout: .seconds(2)).body.collect(upTo: 1 << 16)
+        }
+        try? await client.shutdown()
+        events.closed("disconnected")
+        shutdownDone.complete(.success(()))
+    }
+
+    // MARK: Sending
+
+    private func addHeaders(_ request: inout HTTPClientRequest, session: String?, version: String?) {
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let session { request.headers.replaceOrAdd(name: "Mcp-Session-Id", value: session) }
+        if let version { request.headers.replaceOrAdd(name: "MCP-Protocol-Version", value: version) }
+    }
+
+    private func post(
+        _ message: [UInt8], parsed: JSONValue?, method: String?, id: JSONValue?,
+        failed: @escaping @Sendable (String) -> Void
+    ) async {
+        let (session, negotiated) = state.withLock { ($0.sessionID, $0.protocolVersion) }
+        // A 2026-07-28 request names its revision in `_meta`; the older ones use what `initialize` agreed.
+        let version = parsed?["params"]?["_meta"]?[Backend.metaVersion]?.stringValue ?? negotiated
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        addHeaders(&request, session: session, version: method == "initialize" ? nil : version)
+        request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        request.headers.replaceOrAdd(name: "Accept", value: "application/json, text/event-stream")
+        if version == modernProtocolVersion, let method {
+            request.headers.replaceOrAdd(name: "Mcp-Method", value: method)
+            if let name = parsed?["params"]?["name"]?.stringValue ?? parsed?["params"]?["uri"]?.stringValue,
+                ["tools/call", "prompts/get", "resources/read"].contains(method)
+            {
+                request.headers.replaceOrAdd(name: "Mcp-Name", value: name)
+            }
+        }
+        request.body = .bytes(ByteBuffer(bytes: message))
+        let response: HTTPClientResponse
+        do {
+            // The deadline covers the answer's head; a long call streams, or RPCSession times it out.
+            response = try await client.execute(request, deadline: .now() + .hours(24), logger: nil)
+        } catch {
+            if Task.isCancelled { return }
+            let reason = describe(error)
+            failed(reason)
+            end(reason)
+            return
+        }
+        let status = response.status.code
+        if method == "initialize", let sid = response.headers.first(name: "mcp-session-id") {
+            state.withLock { $0.sessionID = sid }
+        }
+        if status == 404, session != nil, method != "initialize" {
+            let reason = "\(shownURL) no longer knows the session (HTTP 404); starting a new one"
+            failed(reason)
+            end(reason)
+            return
+        }
+        let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
+        do {
+            if contentType.hasPrefix("text/event-stream") && (200..<300).contains(status) {
+                let answered = try await stream(response.body, answering: id)
+                if id != nil, !answered, !Task.isCancelled {
+                    failed("\(shownURL) ended its event stream before it answered")
+                }
+            } else {
+                let body = try await response.body.collect(upTo: maxMessageBytes)
+                let bytes = Array(body.readableBytesView)
+                // An error answer is still JSON-RPC when it parses as such (2026-07-28 sends -32022 with 400).
+                if let answer = try? JSONValue.parse(bytes), answer["jsonrpc"] != nil {
+                    remember(answer, to: method)
+                    events.message(bytes)
+                } else if !(200..<300).contains(status) {
+                    failed(Self.explain(status: response.status, url: shownURL, body: bytes))
+                } else if id != nil {
+                    failed("\(shownURL) answered HTTP \(status) without a JSON-RPC message")
+                }
+            }
+        } catch {
+            if Task.isCancelled { return }
+            failed("\(shownURL): the answer broke off: \(describe(error))")
+            return
+        }
+        if method == "notifications/initialized", (200..<300).contains(status) { openListenStream() }
+    }
+
+    /// Notes what `initialize` agreed on.
+    private func remember(_ answer: JSONValue, to method: String?) {
+        guard method == "initialize", let version = answer["result"]?["protocolVersion"]?.stringValue else { return }
+        state.withLock { $0.protocolVersion = version }
+    }
+
+    /// Delivers each event of a stream as a message; true when one of them answered `id`.
+    private func stream(_ body: HTTPClientResponse.Body, answering id: JSONValue?) async throws -> Bool {
+        var parser = SSEParser(maxEventBytes: maxMessageBytes)
+        var answered = false
+        for try await chunk in body {
+            for event in parser.feed(chunk.readableBytesView) where event.name == "message" && !event.data.isEmpty {
+                if let id, !answered, let message = try? JSONValue.parse(event.data), message["id"] == id,
+                    message["method"] == nil
+                {
+                    answered = true
+                }
+                events.message(event.data)
+            }
+        }
+        return answered
+    }
+
+    /// The session's `GET` stream, for what the server sends outside requests; reopened while the link lives,
+    /// given up when the server offers none (405).
+    private func openListenStream() {
+        let start = state.withLock { s -> Bool in
+            guard !s.closed, !s.listening else { return false }
+            s.listening = true
+            return true
+        }
+        guard start else { return }
+        let task = Task { [self] in
+            var delay = Duration.seconds(1)
+            while !Task.isCancelled {
+                let (session, version) = state.withLock { ($0.sessionID, $0.protocolVersion) }
+                var request = HTTPClientRequest(url: url)
+                request.method = .GET
+                addHeaders(&request, session: session, version: version)
+                request.headers.replaceOrAdd(name: "Accept", value: "text/event-stream")
+                do {
+                    let response = try await client.execute(request, deadline: .now() + .seconds(30), logger: nil)
+                    switch response.status.code {
+                    case 200..<300:
+                        delay = .seconds(1)
+                        _ = try await stream(response.body, answering: nil)
+                    case 404 where session != nil:
+                        end("\(shownURL) no longer knows the session (HTTP 404); starting a new one")
+                        return
+                    default:
+                        // 405: the server sends nothing outside requests.
+                        logger.debug("no GET stream", metadata: ["status": "\(response.status.code)"])
+                        return
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.debug("GET stream broke off", metadata: ["error": "\(describe(error))"])
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+        state.withLock { s in
+            if s.closed { task.cancel() } else { s.others[-1] = task }
+        }
+    }
+
+    /// The link ends on its own: the backend reconnects with backoff, as after a crash.
+    private func end(_ reason: String) {
+        let ended = state.withLock { s -> (@Sendable (String) -> Void)? in
+            guard s.endReason == nil, !s.closed else { return nil }
+            s.endReason = reason
+            return s.ended
+        }
+        ended?(reason)
+    }
+
+    // MARK: Messages
+
+    /// What went wrong reaching the server, in words an operator can act on.
+    func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .connectTimeout: return "\(shownURL): connecting timed out"
+            case .deadlineExceeded: return "\(shownURL): no answer in time"
+            case .remoteConnectionClosed: return "\(shownURL) closed the connection"
+            default: break
+            }
+        }
+        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") {
+            return "\(shownURL): connection refused (is the server running?)"
+        }
+        if error is NIOSSLError || text.contains("SSL") || text.contains("TLS") || text.contains("certificate") {
+            return "\(shownURL): TLS failed (\(text)); trust its CA with `tls.ca_file` in the catalog"
+        }
+        return "\(shownURL): \(text)"
+    }
+
+    static func explain(status: HTTPResponseStatus, url: String, body: [UInt8]) -> String {
+        let detail = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let what = "\(url) answered HTTP \(status.code) \(status.reasonPhrase)" + (detail.isEmpty ? "" : ": \(detail)")
+        switch status.code {
+        case 401, 403: return what + " (check the server's `headers`, e.g. its bearer token)"
+        default: return what
+        }
+    }
+}
+
+/// Remote servers (`runtime.type: remote`): a link is an HTTP client of its own (its TLS trust is the
+/// server's) and the transport above; it ends when the server cannot be reached or forgets the session.
+public struct RemoteLauncher: BackendLauncher {
+    let group: any EventLoopGroup
+
+    public init(group: any EventLoopGroup) { self.group = group }
+
+    public func launch(
+        _ server: ServerDefinition, environment: [String: String], logger: Logger, events: TransportEvents
+    ) async throws -> any BackendLink {
+        guard case .remote(let remote) = server.runtime else {
+            throw BackendError(.startFailed, "server '\(server.id)' is not a remote server")
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = remote.caFile {
+            do {
+                tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caFile))]
+            } catch {
+                throw BackendError(
+                    .startFailed, "server '\(server.id)': cannot read tls.ca_file '\(caFile)': \(error)")
+            }
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10))
+        // A refused connection or a bad certificate is reported at once (the backend backs off and says why)
+        // rather than retried until the connect timeout hides the reason.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.decompression = .disabled
+        let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+        var serverLogger = logger
+        serverLogger[metadataKey: "server.url"] = "\(remote.urlAsWritten.value)"
+        let transport = HTTPTransport(
+            client: client, url: remote.url, shownURL: remote.urlAsWritten.value, headers: remote.headers,
+            events: events, logger: serverLogger)
+        logger.info("connecting", metadata: ["server.url": "\(remote.urlAsWritten.value)"])
+        return RemoteLink(transport: transport)
+    }
+}
+
+/// A remote server's link: no process, only the HTTP session.
+final class RemoteLink: BackendLink {
+    let http: HTTPTransport
+    var transport: any BackendTransport { http }
+    var pid: Int32? { nil }
+
+    init(transport: HTTPTransport) { self.http = transport }
+
+    func onEnd(_ body: @escaping @Sendable (String) -> Void) { http.onEnd(body) }
+
+    func reap() { http.close() }
+
+    func terminate(grace: Duration) async -> String {
+        await http.shutdown()
+        return "disconnected"
+    }
+}
+
+/// Local processes and remote servers, each by its own launcher.
+public struct RuntimeLauncher: BackendLauncher {
+    let local: ProcessLauncher
+    let remote: RemoteLauncher
+
+    public init(group: any EventLoopGroup) {
+        local = ProcessLauncher(group: group)
+        remote = RemoteLauncher(group: group)
+    }
+
+    public func launch(
+        _ server: ServerDefinition, environment: [String: String], logger: Logger, events: TransportEvents
+    ) async throws -> any BackendLink {
+        switch server.runtime {
+        case .localProcess:
+            return try await local.launch(server, environment: environment, logger: logger, events: events)
+        case .remote: return try await remote.launch(server, environment: environment, logger: logger, events: events)
+        }
+    }
+}
