@@ -72,7 +72,10 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            swiftSettings: instrumented),
+            // The remote transport (async-http-client, BoringSSL) is left out: the message routing is what is
+            // fuzzed, and instrumenting a TLS stack would double the build for nothing it reaches.
+            exclude: ["Backend/Transport/HTTPTransport.swift"],
+            swiftSettings: instrumented + [.define("HOTSWAP_NO_REMOTE")]),
 
         // The fuzz targets: one file each, defining LLVMFuzzerTestOneInput; libFuzzer provides main.
         .executableTarget(
@@ -83,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-token", dependencies: ["HotswapCore"], swiftSettings: instrumented, linkerSettings: fuzzerLink),
         .executableTarget(
-            name: "fuzz-reply", dependencies: ["HotswapClient"], swiftSettings: instrumented,
+            name: "fuzz-reply", dependencies: ["HotswapClient", "HotswapCore"], swiftSettings: instrumented,
             linkerSettings: fuzzerLink),
         .executableTarget(
             name: "fuzz-gateway",

@@ -65,7 +65,7 @@ struct CLITests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let good = try dir.write("good.yaml", validCatalog)
-        let bad = try dir.write("bad.json", "{\"mcpServers\": {\"x\": {\"type\": \"sse\", \"url\": \"http://h\"}}}")
+        let bad = try dir.write("bad.json", "{\"mcpServers\": {\"x\": {\"type\": \"smoke\", \"url\": \"http://h\"}}}")
         let r = try ProcessRunner.hotswap(["validate", "--format", "json", good, bad])
         #expect(r.status == 1)
         let report = try #require(try json(r.stdout) as? [String: Any])
@@ -78,7 +78,7 @@ struct CLITests {
         #expect(error["path"] as? String == "mcpServers.x.type")
         #expect(error["line"] as? Int == 1)
         #expect(error["column"] as? Int == 31)
-        #expect((error["message"] as? String)?.contains("not supported") == true)
+        #expect((error["message"] as? String)?.contains("unknown transport type") == true)
     }
 
     @Test("validate: ${VAR} from the environment, or --no-env for syntax only")

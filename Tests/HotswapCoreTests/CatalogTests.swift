@@ -124,6 +124,50 @@ struct CatalogTests {
         #expect(result.diagnostics.first?.path == "globalShortcut")
     }
 
+    @Test("a legacy HTTP+SSE entry in a pasted config is left out with a warning naming it; the rest is served")
+    func legacySSE() throws {
+        let result = load(
+            """
+            {"mcpServers": {
+              "old": {"type": "sse", "url": "http://h/sse"},
+              "time": {"command": "uvx", "args": ["mcp-server-time"]}
+            }}
+            """)
+        let c = try #require(result.catalog, "\(result.diagnostics)")
+        #expect(c.servers.map(\.id) == ["time"])
+        #expect(result.diagnostics.map(\.severity) == [.warning])
+        #expect(result.diagnostics.first?.path == "mcpServers.old.type")
+        #expect(result.diagnostics.first?.message.contains("left out") == true)
+    }
+
+    @Test("VS Code's .vscode/mcp.json: `servers` as a map, ${env:VAR}; `inputs` refused with what to do")
+    func vscode() throws {
+        let source = """
+            {
+              "servers": {
+                "search": {"type": "http", "url": "https://search.internal/mcp",
+                           "headers": {"Authorization": "Bearer ${env:SEARCH_TOKEN}"}},
+                "time": {"type": "stdio", "command": "uvx", "args": ["mcp-server-time"]}
+              }
+            }
+            """
+        let result = load(source, env: ["SEARCH_TOKEN": "t0k"])
+        let c = try #require(result.catalog, "\(result.diagnostics)")
+        #expect(c.servers.map(\.id) == ["search", "time"])
+        #expect(
+            c.server("search")?.runtime
+                == .remote(.init(url: "https://search.internal/mcp", headers: ["Authorization": "Bearer t0k"])))
+        let withInputs = load(
+            """
+            {"inputs": [{"type": "promptString", "id": "key"}],
+             "servers": {"s": {"command": "x", "env": {"KEY": "${input:key}"}}}}
+            """)
+        #expect(withInputs.catalog == nil)
+        let messages = withInputs.diagnostics.map(\.message)
+        #expect(messages.contains { $0.contains("VS Code `inputs`") }, "\(messages)")
+        #expect(messages.contains { $0.contains("VS Code input") }, "\(messages)")
+    }
+
     @Test("the mcpServers dialect in YAML")
     func mcpYAML() throws {
         let c = try catalog(

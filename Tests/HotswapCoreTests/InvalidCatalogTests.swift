@@ -254,10 +254,6 @@ let invalidCases: [InvalidCase] = [
         source: "{\"mcpServers\": {\"My Server\": {\"command\": \"x\"}}}", path: "mcpServers[\"My Server\"]", line: 1,
         column: 17, says: "not a valid server id", hint: "try 'my-server'"),
     InvalidCase(
-        name: "mcpServers legacy sse",
-        source: "{\"mcpServers\": {\"a\": {\"type\": \"sse\", \"url\": \"http://h/sse\"}}}",
-        path: "mcpServers.a.type", line: 1, column: 31, says: "HTTP+SSE transport is not supported"),
-    InvalidCase(
         name: "mcpServers command and url",
         source: "{\"mcpServers\": {\"a\": {\"command\": \"x\", \"url\": \"http://h\"}}}",
         path: "mcpServers.a", line: 1, column: 22, says: "both `command` and `url`"),

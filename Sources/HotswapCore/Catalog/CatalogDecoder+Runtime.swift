@@ -49,9 +49,10 @@ extension CatalogDecoder {
         case "stdio": isRemote = false
         case "http", "streamable-http", "streamableHttp", "streamable_http": isRemote = true
         case "sse":
-            error(
+            // A pasted client config often carries one legacy entry: leave it out and serve the rest.
+            warning(
                 path.key("type"), typeField!.value,
-                "the 2024-11-05 HTTP+SSE transport is not supported; hotswap speaks Streamable HTTP",
+                "left out: the 2024-11-05 HTTP+SSE transport is not supported; hotswap speaks Streamable HTTP",
                 hint: "point `url` at the server's Streamable HTTP endpoint and write `type: http`")
             return nil
         default:

@@ -98,17 +98,30 @@ struct CatalogDecoder {
     mutating func decodeMCPServers(_ root: YAMLNode) -> Catalog? {
         guard let top = mapping(root, .root, what: "the catalog") else { return nil }
         var serversNode: YAMLNode?
+        var key = "mcpServers"
+        // VS Code's `.vscode/mcp.json` names the same map `servers` (the native format's `servers` is a list).
+        if !top.contains(where: { $0.key.scalar?.text == "mcpServers" || $0.key.scalar?.text == "version" }),
+            let vscode = top.first(where: { $0.key.scalar?.text == "servers" }), case .mapping = vscode.value.content
+        {
+            key = "servers"
+        }
         for pair in top {
-            let key = pair.key.scalar?.text ?? ""
-            switch key {
-            case "mcpServers": serversNode = pair.value
+            let name = pair.key.scalar?.text ?? ""
+            switch name {
+            case key: serversNode = pair.value
+            case "inputs" where key == "servers":
+                error(
+                    .root.key("inputs"), pair.key,
+                    "VS Code `inputs` prompt a person for values; the gateway has nobody to ask",
+                    hint: "remove `inputs`, put each value in an environment variable of the gateway, and write "
+                        + "${env:NAME} (or ${NAME}) where the file had ${input:...}")
             case "servers", "version":
                 error(
-                    .root.key(key), pair.key, "`\(key)` belongs to the native format, not next to `mcpServers`",
+                    .root.key(name), pair.key, "`\(name)` belongs to the native format, not next to `mcpServers`",
                     hint: "use one format per file: either `version: 1` + `servers:`, or `mcpServers:`")
             default:
                 warning(
-                    .root.key(key), pair.key, "ignored: only `mcpServers` is read from this file",
+                    .root.key(name), pair.key, "ignored: only `\(key)` is read from this file",
                     hint: nil)
             }
         }
@@ -116,7 +129,7 @@ struct CatalogDecoder {
             error(.root.key("mcpServers"), root, "missing `mcpServers`", hint: nil)
             return nil
         }
-        let path = CatalogPath.root.key("mcpServers")
+        let path = CatalogPath.root.key(key)
         if case .scalar(let s) = serversNode.content, s.isNull {
             return Catalog(servers: [])
         }

@@ -44,13 +44,22 @@ enum EnvironmentExpansion {
                     Failure(message: "'${' is not closed by '}'", hint: "write ${NAME}, or $${ for a literal '${'"))
             }
             let body = String(decoding: bytes[(i + 2)..<end], as: UTF8.self)
-            let name: Substring
+            var name: Substring
             var fallback: Substring?
             if let sep = body.firstRange(of: ":-") {
                 name = body[..<sep.lowerBound]
                 fallback = body[sep.upperBound...]
             } else {
                 name = body[...]
+            }
+            // VS Code writes `${env:NAME}` for the same thing; its `${input:...}` asks a person, who is not here.
+            if name.hasPrefix("env:") { name = name.dropFirst(4) }
+            if name.hasPrefix("input:") {
+                return .failure(
+                    Failure(
+                        message:
+                            "'${\(body)}' is a VS Code input, which prompts a person; the gateway has nobody to ask",
+                        hint: "put the value in an environment variable of the gateway and write ${NAME}"))
             }
             guard isValidName(name) else {
                 return .failure(

@@ -10,6 +10,12 @@ public struct SSEParser: Sendable {
         public var id: String?
         public var name: String
         public var data: [UInt8]
+
+        public init(id: String?, name: String, data: [UInt8]) {
+            self.id = id
+            self.name = name
+            self.data = data
+        }
     }
 
     public let maxEventBytes: Int
@@ -25,6 +31,8 @@ public struct SSEParser: Sendable {
     private var afterCR = false
     /// The event being read is over the limit: its lines are skipped until it ends.
     private var skipping = false
+    /// The line being read went over the limit: its end is not an empty line.
+    private var lineCut = false
 
     public init(maxEventBytes: Int = 64 << 20) {
         self.maxEventBytes = maxEventBytes
@@ -45,7 +53,10 @@ public struct SSEParser: Sendable {
             case 0x0A:
                 endLine(into: &events)
             default:
-                if skipping { continue }
+                if skipping {
+                    lineCut = true
+                    continue
+                }
                 line.append(byte)
                 if line.count + data.count > maxEventBytes { overflow() }
             }
@@ -55,6 +66,7 @@ public struct SSEParser: Sendable {
 
     private mutating func overflow() {
         skipping = true
+        lineCut = true
         oversized += 1
         line = []
         data = []
@@ -63,6 +75,10 @@ public struct SSEParser: Sendable {
 
     private mutating func endLine(into events: inout [Event]) {
         defer { line.removeAll(keepingCapacity: true) }
+        if lineCut {
+            lineCut = false
+            return
+        }
         if line.isEmpty {
             // An empty line ends the event.
             defer {

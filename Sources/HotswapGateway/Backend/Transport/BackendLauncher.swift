@@ -99,3 +99,33 @@ final class ProcessLink: BackendLink {
         return ChildProcess.describe(status: child.exitStatus ?? 0)
     }
 }
+
+/// Local processes and remote servers, each by its own launcher.
+public struct RuntimeLauncher: BackendLauncher {
+    let local: ProcessLauncher
+    #if !HOTSWAP_NO_REMOTE
+        let remote: RemoteLauncher
+    #endif
+
+    public init(group: any EventLoopGroup) {
+        local = ProcessLauncher(group: group)
+        #if !HOTSWAP_NO_REMOTE
+            remote = RemoteLauncher(group: group)
+        #endif
+    }
+
+    public func launch(
+        _ server: ServerDefinition, environment: [String: String], logger: Logger, events: TransportEvents
+    ) async throws -> any BackendLink {
+        switch server.runtime {
+        case .localProcess:
+            return try await local.launch(server, environment: environment, logger: logger, events: events)
+        case .remote:
+            #if HOTSWAP_NO_REMOTE
+                throw BackendError(.startFailed, "server '\(server.id)': this build has no remote transport")
+            #else
+                return try await remote.launch(server, environment: environment, logger: logger, events: events)
+            #endif
+        }
+    }
+}

@@ -375,24 +375,3 @@ final class RemoteLink: BackendLink {
         return "disconnected"
     }
 }
-
-/// Local processes and remote servers, each by its own launcher.
-public struct RuntimeLauncher: BackendLauncher {
-    let local: ProcessLauncher
-    let remote: RemoteLauncher
-
-    public init(group: any EventLoopGroup) {
-        local = ProcessLauncher(group: group)
-        remote = RemoteLauncher(group: group)
-    }
-
-    public func launch(
-        _ server: ServerDefinition, environment: [String: String], logger: Logger, events: TransportEvents
-    ) async throws -> any BackendLink {
-        switch server.runtime {
-        case .localProcess:
-            return try await local.launch(server, environment: environment, logger: logger, events: events)
-        case .remote: return try await remote.launch(server, environment: environment, logger: logger, events: events)
-        }
-    }
-}
