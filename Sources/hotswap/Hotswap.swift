@@ -17,6 +17,7 @@ struct Hotswap: AsyncParsableCommand {
             GatewayCommand.self, SidecarCommand.self, ReloadCommand.self, StatusCommand.self, ServersCommand.self,
             ServerCommand.self,
             ValidateCommand.self, DiffCommand.self, HashCommand.self, KeygenCommand.self, TokenCommand.self,
+            HealthcheckCommand.self, ConnectCommand.self,
         ]
     )
 }

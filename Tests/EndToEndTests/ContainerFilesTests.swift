@@ -31,6 +31,43 @@ struct ContainerFilesTests {
         }
     }
 
+    /// Every `hotswap ...` argv the container files run as a healthcheck, as JSON arrays (`["CMD", "hotswap", ...]`).
+    func healthcheckArgvs() throws -> [(file: String, argv: [String])] {
+        var found: [(String, [String])] = []
+        for file in ["Dockerfile", "compose.yaml"] {
+            let text = try String(contentsOfFile: "\(root)/\(file)", encoding: .utf8)
+            for line in text.split(separator: "\n") where line.contains("\"hotswap\", \"healthcheck\"") {
+                guard let open = line.firstIndex(of: "["), let close = line.lastIndex(of: "]"),
+                    let array = try? JSONValue.parse(Array(line[open...close].utf8)).arrayValue
+                else { continue }
+                let argv = array.compactMap(\.stringValue).drop { $0 == "CMD" || $0 == "CMD-SHELL" }
+                found.append((file, Array(argv)))
+            }
+        }
+        return found
+    }
+
+    @Test("every healthcheck command line of the Dockerfile and compose.yaml runs, and passes against a real gateway")
+    func healthchecksRun() async throws {
+        let argvs = try healthcheckArgvs()
+        #expect(argvs.count >= 4, "the Dockerfile's HEALTHCHECK and compose's three: \(argvs)")
+        let gw = try await GatewayProcess(
+            catalog: "version: 1\nservers: []\n", arguments: ["--listen", "127.0.0.1:0"])
+        let port = try await gw.tcpPort()
+        for (file, argv) in argvs {
+            #expect(argv.first == "hotswap", "\(file): \(argv)")
+            // The same flags, pointed at this test's gateway instead of the container's fixed addresses.
+            let arguments = argv.dropFirst().map { argument in
+                argument.replacingOccurrences(of: "/run/hotswap/control.sock", with: gw.socket)
+                    .replacingOccurrences(of: "127.0.0.1:4444", with: "127.0.0.1:\(port)")
+                    .replacingOccurrences(of: "127.0.0.1:9533", with: "127.0.0.1:\(port)")
+            }
+            let run = try ProcessRunner.run(TestPaths.product("hotswap"), Array(arguments))
+            #expect(run.status == 0, "\(file): \(argv) -> \(run)")
+        }
+        try await gw.finish()
+    }
+
     @Test("compose.yaml validates against the Compose Specification schema")
     func compose() throws {
         let schema = TestPaths.packageRoot.deletingLastPathComponent().appendingPathComponent(

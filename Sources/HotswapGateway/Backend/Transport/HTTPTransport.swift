@@ -60,7 +60,7 @@ public final class HTTPTransport: BackendTransport {
     }
 
     /// What runs once the link ends on its own (the server cannot be reached, or it forgot the session).
-    func onEnd(_ body: @escaping @Sendable (String) -> Void) {
+    public func onEnd(_ body: @escaping @Sendable (String) -> Void) {
         let ended = state.withLock { s -> String? in
             s.ended = body
             return s.endReason
@@ -107,7 +107,7 @@ public final class HTTPTransport: BackendTransport {
 
     /// Ends the session (`DELETE`, when the server gave one), cancels what is in flight and closes the client;
     /// `events.closed` follows. Idempotent: every caller waits for the one shutdown.
-    func shutdown() async {
+    public func shutdown() async {
         guard !shutdownStarted.exchange(true, ordering: .relaxed) else {
             _ = await shutdownDone.wait()
             return
@@ -168,8 +168,9 @@ public final class HTTPTransport: BackendTransport {
         } catch {
             if Task.isCancelled { return }
             let reason = describe(error)
+            let ended = markEnded(reason)
             failed(reason)
-            end(reason)
+            ended?(reason)
             return
         }
         let status = response.status.code
@@ -178,8 +179,9 @@ public final class HTTPTransport: BackendTransport {
         }
         if status == 404, session != nil, method != "initialize" {
             let reason = "\(shownURL) no longer knows the session (HTTP 404); starting a new one"
+            let ended = markEnded(reason)
             failed(reason)
-            end(reason)
+            ended?(reason)
             return
         }
         let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
@@ -279,13 +281,21 @@ public final class HTTPTransport: BackendTransport {
 
     /// The link ends on its own: the backend reconnects with backoff, as after a crash.
     private func end(_ reason: String) {
-        let ended = state.withLock { s -> (@Sendable (String) -> Void)? in
+        markEnded(reason)?(reason)
+    }
+
+    /// Notes that the link ended (so `hasEnded` is true before the failed send hears of it); returns what to
+    /// call with the reason, once.
+    private func markEnded(_ reason: String) -> (@Sendable (String) -> Void)? {
+        state.withLock { s -> (@Sendable (String) -> Void)? in
             guard s.endReason == nil, !s.closed else { return nil }
             s.endReason = reason
-            return s.ended
+            return s.ended ?? { _ in }
         }
-        ended?(reason)
     }
+
+    /// Whether the link ended on its own (the server could not be reached, or forgot the session).
+    public var hasEnded: Bool { state.withLock { $0.endReason != nil } }
 
     // MARK: Messages
 
@@ -316,6 +326,22 @@ public final class HTTPTransport: BackendTransport {
         case 401, 403: return what + " (check the server's `headers`, e.g. its bearer token)"
         default: return what
         }
+    }
+}
+
+extension HTTPTransport {
+    /// A transport to an MCP endpoint with an HTTP client of its own (system CAs), for clients of the gateway
+    /// such as `hotswap connect`. `url` may be `http+unix://<percent-encoded socket path>/mcp`.
+    public static func client(
+        url: String, headers: [String: String], group: any EventLoopGroup, logger: Logger, events: TransportEvents
+    ) -> HTTPTransport {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5))
+        configuration.decompression = .disabled
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+        return HTTPTransport(
+            client: client, url: url, shownURL: url, headers: headers, events: events, logger: logger)
     }
 }
 

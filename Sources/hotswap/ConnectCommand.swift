@@ -1,0 +1,265 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import HotswapCore
+import HotswapGateway
+import HotswapRuntime
+import Logging
+import NIOPosix
+import Synchronization
+
+struct ConnectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connect",
+        abstract: "A stdio MCP server that relays to a running gateway: for desktop clients that start servers.",
+        discussion: """
+            Claude Desktop, Cursor, VS Code and other clients start MCP servers as processes and talk to them over
+            stdio. `hotswap connect` is such a server: it relays every message to the gateway's /mcp (Streamable
+            HTTP) and back, so the client gets the gateway's catalog and its hot reloads. When the gateway
+            restarts, it opens a new session, replays the client's initialize, resends what was in flight, and
+            tells the client its lists changed.
+
+            Examples:
+              hotswap connect                                   # http://127.0.0.1:4444/mcp
+              hotswap connect http://gateway.internal:4444/mcp --token "$TOKEN"
+              hotswap connect --socket /run/hotswap/control.sock
+            """)
+
+    @Argument(help: "The gateway's MCP endpoint. [default: http://127.0.0.1:4444/mcp]")
+    var url: String?
+
+    @Option(help: "The gateway's control socket, instead of a URL (it serves /mcp too).")
+    var socket: String?
+
+    @Option(help: "A bearer token for the gateway's Authorization header. Env HOTSWAP_CONNECT_TOKEN.")
+    var token: String?
+
+    func validate() throws {
+        if url != nil && socket != nil { throw ValidationError("give a URL or --socket, not both") }
+        if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ValidationError("'\(url)' is not an http:// or https:// URL")
+        }
+    }
+
+    func run() async throws {
+        let target: String
+        if let socket {
+            let path = socket.hasPrefix("/") ? socket : FileManager.default.currentDirectoryPath + "/" + socket
+            let encoded = path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path
+            target = "http+unix://\(encoded)/mcp"
+        } else {
+            target = url ?? "http://127.0.0.1:4444/mcp"
+        }
+        var headers: [String: String] = [:]
+        if let bearer = token ?? ProcessInfo.processInfo.environment["HOTSWAP_CONNECT_TOKEN"], !bearer.isEmpty {
+            headers["Authorization"] = "Bearer \(bearer)"
+        }
+        // stdout is the protocol: everything else goes to stderr.
+        var logger = Logger(label: "hotswap.connect") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        let door = FrontDoor(url: target, headers: headers, logger: logger)
+        await door.run()
+    }
+}
+
+/// The relay behind `hotswap connect`: stdin lines to the gateway, the gateway's messages to stdout, and a new
+/// session, transparently, when the old one is lost.
+final class FrontDoor: Sendable {
+    let url: String
+    let headers: [String: String]
+    let logger: Logger
+
+    private struct State {
+        var transport: HTTPTransport?
+        var generation = 0
+        /// The client's `initialize`, replayed on a new session.
+        var initialize: [UInt8]?
+        var initialized = false
+        var reconnecting = false
+        /// What the client sent while there was no session.
+        var queued: [[UInt8]] = []
+        /// Our own replayed `initialize`, by id, waiting for its answer.
+        var replay: (id: String, answer: SharedOutcome<JSONValue>)?
+    }
+
+    private let state = Mutex(State())
+    private let output = Mutex(())
+
+    init(url: String, headers: [String: String], logger: Logger) {
+        self.url = url
+        self.headers = headers
+        self.logger = logger
+    }
+
+    /// Relays until the client closes stdin.
+    func run() async {
+        state.withLock { s in s.transport = makeTransport(generation: 0) }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let reader = Thread { [self] in
+                while let line = readLine(strippingNewline: true) {
+                    let bytes = Array(line.utf8)
+                    if !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { toGateway(bytes) }
+                }
+                done.resume()
+            }
+            reader.start()
+        }
+        let transport = state.withLock { $0.transport }
+        await transport?.shutdown()
+    }
+
+    private func makeTransport(generation: Int) -> HTTPTransport {
+        let transport = HTTPTransport.client(
+            url: url, headers: headers, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            events: TransportEvents(
+                message: { [weak self] bytes in self?.fromGateway(bytes) },
+                oversize: { [weak self] _, size in
+                    self?.logger.warning("dropped a message of \(size) bytes from the gateway")
+                },
+                closed: { _ in }))
+        transport.onEnd { [weak self] reason in self?.lost(reason, generation: generation) }
+        return transport
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        output.withLock { _ in
+            let line = bytes + [0x0A]
+            line.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
+                    if n <= 0 {
+                        if errno == EINTR { continue }
+                        return
+                    }
+                    offset += n
+                }
+            }
+        }
+    }
+
+    private func fromGateway(_ bytes: [UInt8]) {
+        let replay = state.withLock { $0.replay }
+        if let replay, let message = try? JSONValue.parse(bytes), message["id"] == .string(replay.id),
+            message["method"] == nil
+        {
+            replay.answer.complete(.success(message))
+            return
+        }
+        write(bytes)
+    }
+
+    private func toGateway(_ bytes: [UInt8]) {
+        let message = try? JSONValue.parse(bytes)
+        let method = message?["method"]?.stringValue
+        let (transport, generation) = state.withLock { s -> (HTTPTransport?, Int) in
+            if method == "initialize" { s.initialize = bytes }
+            if method == "notifications/initialized" { s.initialized = true }
+            if s.reconnecting || s.transport == nil {
+                s.queued.append(bytes)
+                return (nil, s.generation)
+            }
+            return (s.transport, s.generation)
+        }
+        guard let transport else { return }
+        transport.send(bytes) { [weak self] reason in
+            self?.sendFailed(bytes, message: message, reason: reason, transport: transport, generation: generation)
+        }
+    }
+
+    private func sendFailed(
+        _ bytes: [UInt8], message: JSONValue?, reason: String, transport: HTTPTransport, generation: Int
+    ) {
+        if transport.hasEnded {
+            // The session is gone: this goes again on the next one.
+            let requeued = state.withLock { s -> Bool in
+                guard s.generation == generation || s.reconnecting else { return false }
+                s.queued.append(bytes)
+                return true
+            }
+            if requeued { return }
+        }
+        guard let id = message?["id"], message?["method"] != nil else { return }
+        let answer: JSONValue = [
+            "jsonrpc": "2.0", "id": id, "error": ["code": -32603, "message": .string("hotswap connect: \(reason)")],
+        ]
+        write(answer.serialized)
+    }
+
+    /// The session ended (the gateway went away or restarted): open a new one in the background.
+    private func lost(_ reason: String, generation: Int) {
+        let start = state.withLock { s -> Bool in
+            guard s.generation == generation, !s.reconnecting else { return false }
+            s.reconnecting = true
+            return true
+        }
+        guard start else { return }
+        logger.warning("lost the gateway's session; reconnecting", metadata: ["reason": "\(reason)"])
+        Task { await reconnect(after: generation) }
+    }
+
+    private func reconnect(after old: Int) async {
+        let previous = state.withLock { $0.transport }
+        await previous?.shutdown()
+        var pause = Duration.milliseconds(200)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let generation = old + attempt
+            let transport = makeTransport(generation: generation)
+            let (initialize, initialized, queuedHasInitialize) = state.withLock { s in
+                (s.initialize, s.initialized, s.queued.contains { $0 == s.initialize })
+            }
+            var ready = true
+            if let initialize, !queuedHasInitialize, var request = try? JSONValue.parse(initialize).objectValue {
+                let id = "hotswap-connect-\(generation)"
+                request["id"] = .string(id)
+                let answer = SharedOutcome<JSONValue>()
+                state.withLock { $0.replay = (id, answer) }
+                transport.send(JSONValue.object(request).serialized) { reason in
+                    answer.complete(.failure(ConnectFailure(reason: reason)))
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: .seconds(10))
+                    answer.complete(.failure(ConnectFailure(reason: "no answer to initialize")))
+                }
+                let result = await answer.wait()
+                timer.cancel()
+                state.withLock { $0.replay = nil }
+                if case .success(let message) = result, message["result"] != nil {
+                    if initialized {
+                        transport.send(
+                            JSONValue.object(["jsonrpc": "2.0", "method": "notifications/initialized"]).serialized
+                        ) { _ in }
+                    }
+                } else {
+                    ready = false
+                }
+            }
+            if ready {
+                let queued = state.withLock { s -> [[UInt8]] in
+                    s.transport = transport
+                    s.generation = generation
+                    s.reconnecting = false
+                    defer { s.queued = [] }
+                    return s.queued
+                }
+                logger.warning("reconnected to the gateway")
+                for kind in ["tools", "prompts", "resources"] {
+                    write(
+                        JSONValue.object(["jsonrpc": "2.0", "method": .string("notifications/\(kind)/list_changed")])
+                            .serialized)
+                }
+                for bytes in queued { toGateway(bytes) }
+                return
+            }
+            await transport.shutdown()
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(5))
+        }
+    }
+}
+
+struct ConnectFailure: Error {
+    var reason: String
+}
