@@ -80,6 +80,8 @@ final class FrontDoor: Sendable {
         var queued: [[UInt8]] = []
         /// Our own replayed `initialize`, by id, waiting for its answer.
         var replay: (id: String, answer: SharedOutcome<JSONValue>)?
+        /// The client closed stdin: no more reconnecting.
+        var closing = false
     }
 
     private let state = Mutex(State())
@@ -104,7 +106,10 @@ final class FrontDoor: Sendable {
             }
             reader.start()
         }
-        let transport = state.withLock { $0.transport }
+        let transport = state.withLock { s -> HTTPTransport? in
+            s.closing = true
+            return s.transport
+        }
         await transport?.shutdown()
     }
 
@@ -203,60 +208,104 @@ final class FrontDoor: Sendable {
         await previous?.shutdown()
         var pause = Duration.milliseconds(200)
         var attempt = 0
-        while true {
+        let began = ContinuousClock.now
+        while !state.withLock({ $0.closing }) {
+            // Never a tight loop: a gateway that is not there yet is asked again after a growing pause.
+            guard (try? await Task.sleep(for: pause)) != nil else { return }
+            pause = min(pause * 2, .seconds(5))
             attempt += 1
             let generation = old + attempt
             let transport = makeTransport(generation: generation)
-            let (initialize, initialized, queuedHasInitialize) = state.withLock { s in
-                (s.initialize, s.initialized, s.queued.contains { $0 == s.initialize })
-            }
-            var ready = true
-            if let initialize, !queuedHasInitialize, var request = try? JSONValue.parse(initialize).objectValue {
-                let id = "hotswap-connect-\(generation)"
-                request["id"] = .string(id)
-                let answer = SharedOutcome<JSONValue>()
-                state.withLock { $0.replay = (id, answer) }
-                transport.send(JSONValue.object(request).serialized) { reason in
-                    answer.complete(.failure(ConnectFailure(reason: reason)))
-                }
-                let timer = Task {
-                    try? await Task.sleep(for: .seconds(10))
-                    answer.complete(.failure(ConnectFailure(reason: "no answer to initialize")))
-                }
-                let result = await answer.wait()
-                timer.cancel()
-                state.withLock { $0.replay = nil }
-                if case .success(let message) = result, message["result"] != nil {
-                    if initialized {
-                        transport.send(
-                            JSONValue.object(["jsonrpc": "2.0", "method": "notifications/initialized"]).serialized
-                        ) { _ in }
-                    }
-                } else {
-                    ready = false
-                }
-            }
-            if ready {
-                let queued = state.withLock { s -> [[UInt8]] in
+            let failure = await handshake(transport, generation: generation)
+            if failure == nil {
+                let (queued, hadSession) = state.withLock { s -> ([[UInt8]], Bool) in
                     s.transport = transport
                     s.generation = generation
                     s.reconnecting = false
                     defer { s.queued = [] }
-                    return s.queued
+                    return (s.queued, s.initialized)
                 }
-                logger.warning("reconnected to the gateway")
-                for kind in ["tools", "prompts", "resources"] {
-                    write(
-                        JSONValue.object(["jsonrpc": "2.0", "method": .string("notifications/\(kind)/list_changed")])
-                            .serialized)
+                if hadSession {
+                    logger.warning("reconnected to the gateway")
+                    // The new session's lists may differ from what the client saw: it asks again.
+                    for kind in ["tools", "prompts", "resources"] {
+                        let notice: JSONValue = [
+                            "jsonrpc": "2.0", "method": .string("notifications/\(kind)/list_changed"),
+                        ]
+                        write(notice.serialized)
+                    }
                 }
                 for bytes in queued { toGateway(bytes) }
+                if state.withLock({ $0.closing }) { await transport.shutdown() }
                 return
             }
             await transport.shutdown()
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(5))
+            giveUpOnInitialize(since: began, reason: failure ?? "")
         }
+    }
+
+    /// A client whose first `initialize` finds no gateway for 10 s gets an error answer saying why (a desktop
+    /// client shows it) rather than waiting in silence; connect keeps trying for whatever it sends next.
+    private func giveUpOnInitialize(since began: ContinuousClock.Instant, reason: String) {
+        guard ContinuousClock.now - began > .seconds(10) else { return }
+        let id = state.withLock { s -> JSONValue? in
+            guard !s.initialized, let initialize = s.initialize, let at = s.queued.firstIndex(of: initialize) else {
+                return nil
+            }
+            s.queued.remove(at: at)
+            s.initialize = nil
+            return (try? JSONValue.parse(initialize))?["id"]
+        }
+        guard let id else { return }
+        let answer: JSONValue = [
+            "jsonrpc": "2.0", "id": id,
+            "error": [
+                "code": -32603, "message": .string("hotswap connect: cannot reach the gateway at \(url): \(reason)"),
+            ],
+        ]
+        write(answer.serialized)
+    }
+
+    /// Proves the gateway is there with an `initialize`: the client's own when it is still waiting for its answer
+    /// (which it then gets), else the client's earlier one replayed under an id of ours (its answer swallowed),
+    /// followed by `notifications/initialized` when the client had sent it. True when the gateway answered.
+    private func handshake(_ transport: HTTPTransport, generation: Int) async -> String? {
+        let (initialize, initialized, pending) = state.withLock { s in
+            (s.initialize, s.initialized, s.queued.firstIndex { $0 == s.initialize })
+        }
+        guard let initialize, var request = (try? JSONValue.parse(initialize))?.objectValue else {
+            return nil  // nothing to replay: the queued messages go as they are
+        }
+        let clientID = request["id"] ?? .null
+        let id = "hotswap-connect-\(generation)"
+        request["id"] = .string(id)
+        let answer = SharedOutcome<JSONValue>()
+        state.withLock { $0.replay = (id, answer) }
+        transport.send(JSONValue.object(request).serialized) { reason in
+            answer.complete(.failure(ConnectFailure(reason: reason)))
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(10))
+            answer.complete(.failure(ConnectFailure(reason: "no answer to initialize")))
+        }
+        let result = await answer.wait()
+        timer.cancel()
+        state.withLock { $0.replay = nil }
+        guard case .success(let message) = result, message["result"] != nil, var reply = message.objectValue else {
+            if case .failure(let failure as ConnectFailure) = result { return failure.reason }
+            return "the gateway refused initialize"
+        }
+        if let pending {
+            // The client's own initialize: it gets the answer, under its id.
+            state.withLock { s in if s.queued.indices.contains(pending) { s.queued.remove(at: pending) } }
+            reply["id"] = clientID
+            write(JSONValue.object(reply).serialized)
+        }
+        if initialized {
+            let notice: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]
+            transport.send(notice.serialized) { _ in }
+        }
+        return nil
     }
 }
 

@@ -231,6 +231,8 @@ struct ServersCommand: ParsableCommand {
                     s.id.padding(20) + s.state.rawValue.padding(10) + (s.pid.map { "\($0)" } ?? "-").padding(9)
                         + "\(s.inFlight)".padding(11) + "\(s.restarts)".padding(10) + (tools.isEmpty ? "-" : tools))
             }
+            // Why a server is down, in words (the table has no room for them).
+            for s in rows { if let why = s.lastError { print("\(s.id): \(why)") } }
         }
         if reply.status != 200 { throw ExitCode(1) }
     }

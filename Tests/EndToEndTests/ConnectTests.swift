@@ -34,6 +34,24 @@ struct ConnectTests {
         try await gw.finish()
     }
 
+    @Test("no gateway at all: the client's initialize gets an error that says why, without a storm of retries")
+    func noGateway() async throws {
+        let gw = try await GatewayProcess(catalog: Self.catalog, arguments: ["--listen", "127.0.0.1:0"])
+        let port = try await gw.tcpPort()
+        try await gw.finish()  // a port nothing listens on any more
+        let run = try await onThread {
+            try ProcessRunner.run(
+                TestPaths.python,
+                [Self.client, "echo__echo", TestPaths.product("hotswap"), "connect", "http://127.0.0.1:\(port)/mcp"])
+        }
+        #expect(run.status == 0, "\(run)")
+        let out = try #require(try? JSONValue.parse(run.stdout), "\(run)")
+        let error = out["error"]?.stringValue ?? ""
+        #expect(error.contains("cannot reach the gateway") && error.contains("connection refused"), "\(out)")
+        // Retries back off (0.2 s doubling to 5 s): a handful of log lines, not thousands.
+        #expect(run.stderr.split(separator: "\n").count < 20, "\(run.stderr.prefix(2000))")
+    }
+
     @Test("the gateway restarts: the client's next call works, and it hears that the lists changed")
     func survivesRestart() async throws {
         let first = try await GatewayProcess(catalog: Self.catalog, arguments: ["--listen", "127.0.0.1:0"])

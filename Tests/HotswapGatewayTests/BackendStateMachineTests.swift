@@ -61,6 +61,19 @@ struct BackendStateMachineTests {
         #expect(m.restarts == 3)
     }
 
+    @Test("a remote server that reconnects is healthy again: its next loss starts from the first delay")
+    func remoteReconnects() {
+        var m = ready()
+        #expect(m.event(.exited("https://x/mcp: connection refused", now: t0, random: 0)) == .restartAfter(.seconds(1)))
+        _ = m.event(.restartDue)
+        _ = m.event(.startRequested(now: t0 + .seconds(1)))
+        _ = m.event(.started(now: t0 + .seconds(1), resetsBackoff: true))
+        #expect(
+            m.event(.exited("https://x/mcp no longer knows the session", now: t0 + .seconds(2), random: 0))
+                == .restartAfter(.seconds(1)))
+        #expect(m.lastError == "https://x/mcp no longer knows the session")
+    }
+
     @Test("an exit during a stop, after removal or after an operator stop is not a crash")
     func expectedExits() {
         var stopping = ready()

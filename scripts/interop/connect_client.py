@@ -33,7 +33,11 @@ async def main():
     params = StdioServerParameters(command=command[0], args=command[1:])
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write, message_handler=on_message) as session:
-            init = await session.initialize()
+            try:
+                init = await session.initialize()
+            except Exception as error:  # the SDK raises the JSON-RPC error connect answered with
+                print(json.dumps({"error": str(error)}))
+                return
             out["server"] = init.server_info.name
             tools = await session.list_tools()
             out["tools"] = sorted(t.name for t in tools.tools)

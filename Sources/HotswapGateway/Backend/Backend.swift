@@ -403,7 +403,7 @@ public final class Backend: Sendable {
             state.withLock { s in
                 s.offerings = offerings
                 // Re-checked after the awaits: a server removed (retired) while it started is draining, not ready.
-                _ = s.machine.event(.started(now: .now))
+                _ = s.machine.event(.started(now: .now, resetsBackoff: definition.runtime.typeName == "remote"))
                 s.starting = nil
                 s.lastUsed = .now
             }
@@ -454,7 +454,9 @@ public final class Backend: Sendable {
         }
         logger.warning(
             link.pid == nil ? "connection lost; reconnecting with backoff" : "crashed; restarting with backoff",
-            metadata: ["server.pid": "\(link.pid ?? 0)", "exit": "\(description)", "backoff": "\(restartDelay)"])
+            metadata: [
+                "server.pid": "\(link.pid ?? 0)", "exit": "\(description)", "backoff": "\(restartDelay.shortText)",
+            ])
         // The timer is cancelled with the supervisor at shutdown; a backend stopped meanwhile is not restarted
         // (the state machine answers `.restartDue` with nothing then).
         tasks.spawn { [weak self] in

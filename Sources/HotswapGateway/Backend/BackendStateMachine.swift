@@ -26,7 +26,9 @@ public struct BackendStateMachine: Sendable, Equatable {
         /// A call, a warm start or a restart timer wants the server running.
         case startRequested(now: ContinuousClock.Instant)
         /// The handshake finished.
-        case started(now: ContinuousClock.Instant)
+        /// Started; `resetsBackoff` for a remote server, whose successful reconnection is its health (there is no
+        /// process uptime to wait out: a server restarted behind its URL must not cost the next loss 30 s).
+        case started(now: ContinuousClock.Instant, resetsBackoff: Bool = false)
         /// The start failed (spawn, `initialize`, tool list, `start_timeout`); `random` is the backoff's jitter.
         case startFailed(String, now: ContinuousClock.Instant, random: Double)
         /// The process exited or the remote server went away; `description` says how ("the process exited with
@@ -68,13 +70,14 @@ public struct BackendStateMachine: Sendable, Equatable {
             if stoppedByOperator { return .refuse("was stopped by an operator") }
             if retired { return .refuse("was removed from the catalog") }
             if let at = restartAt, at > now {
-                return .refuse("is down (\(lastError ?? "unknown")); restarting in \(at - now)")
+                return .refuse("is down (\(lastError ?? "unknown")); restarting in \((at - now).shortText)")
             }
             phase = .starting
             starting = true
             return .start
-        case .started(let now):
+        case .started(let now, let resetsBackoff):
             starting = false
+            if resetsBackoff { backoff.reset() }
             // A server removed while it started is draining, not ready.
             phase = retired ? .draining : .ready
             startedAt = now
