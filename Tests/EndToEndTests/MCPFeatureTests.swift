@@ -17,6 +17,7 @@ struct MCPFeatureTests {
         """
           - id: \(id)
             prestart: true
+            start_timeout: 60s
             runtime:
               type: local-process
               command: \(python)

@@ -95,6 +95,7 @@ struct ReferenceServerTests {
             servers:
               - id: \(id)
                 prestart: true
+                start_timeout: 60s
                 runtime:
                   type: local-process
                   command: \(command[0])

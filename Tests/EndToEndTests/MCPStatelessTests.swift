@@ -21,6 +21,7 @@ struct MCPStatelessTests {
             servers:
               - id: s
                 prestart: true
+                start_timeout: 60s    # a Python server's start on a busy two-core CI machine
                 runtime:
                   type: local-process
                   command: \(TestPaths.python)

@@ -127,10 +127,12 @@ struct RPCSessionTests {
         transport.events = session.events
         session.attach(transport)
         async let supervised: Void = tasks.run()
-        let call = Task { try await session.request(method: "tools/call", params: nil, timeout: .milliseconds(200)) }
-        let id = try #require(try await sentRequest("tools/call")["id"])
+        // The server asks first, so the hold is on before the call's 200 ms can run out, however slow the
+        // machine is between the two.
         transport.deliver(["jsonrpc": "2.0", "id": 9, "method": "elicitation/create", "params": [:]])
         try await eventually("the elicitation to reach the handler") { asked.values == ["elicitation/create"] }
+        let call = Task { try await session.request(method: "tools/call", params: nil, timeout: .milliseconds(200)) }
+        let id = try #require(try await sentRequest("tools/call")["id"])
         // Several timeouts' worth later, the call still waits: the server is waiting on the person, not slow.
         let asking = ContinuousClock.now
         try await eventually("a second to pass") { ContinuousClock.now - asking > .seconds(1) }
