@@ -97,6 +97,7 @@ struct MCPFeatureTests {
             servers:
               - id: s
                 prestart: true
+                start_timeout: 60s
                 max_concurrency: 1
                 runtime:
                   type: local-process

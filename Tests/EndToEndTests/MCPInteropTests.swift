@@ -17,6 +17,7 @@ struct MCPInteropTests {
         }
         let timeEntry = """
               - id: time
+                start_timeout: 60s    # a Python server's start on a busy two-core CI machine
                 runtime:
                   type: local-process
                   command: \(timeServer)
