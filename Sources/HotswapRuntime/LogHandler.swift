@@ -56,19 +56,32 @@ public struct HotswapLogHandler: LogHandler {
     }
 }
 
-/// Whole lines to stderr, never interleaved with another thread's line.
-enum StandardError {
-    private static let lock = Mutex(())
+/// Whole writes to a file descriptor, never interleaved with another thread's: log lines on stderr, and
+/// protocol lines on stdout (`hotswap connect`).
+public final class WholeWrites: Sendable {
+    public static let standardOutput = WholeWrites(1)
+    public static let standardError = WholeWrites(2)
 
-    static func write(_ text: String) {
-        let bytes = Array(text.utf8)
+    private let fd: Int32
+    private let lock = Mutex(())
+
+    init(_ fd: Int32) { self.fd = fd }
+
+    /// Writes all of `bytes` (retrying short writes and EINTR); gives up when the descriptor is closed.
+    public func write(_ bytes: [UInt8]) {
         lock.withLock { _ in
             var offset = 0
             while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { Foundation.write(2, $0.baseAddress, $0.count) }
+                let n = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 offset += n
             }
         }
     }
+}
+
+/// Whole lines to stderr, never interleaved with another thread's line.
+enum StandardError {
+    static func write(_ text: String) { WholeWrites.standardError.write(Array(text.utf8)) }
 }

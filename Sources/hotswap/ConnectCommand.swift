@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Glibc
 import HotswapCore
 import HotswapGateway
 import HotswapRuntime
@@ -13,11 +12,12 @@ struct ConnectCommand: AsyncParsableCommand {
         commandName: "connect",
         abstract: "A stdio MCP server that relays to a running gateway: for desktop clients that start servers.",
         discussion: """
-            Claude Desktop, Cursor, VS Code and other clients start MCP servers as processes and talk to them over
-            stdio. `hotswap connect` is such a server: it relays every message to the gateway's /mcp (Streamable
-            HTTP) and back, so the client gets the gateway's catalog and its hot reloads. When the gateway
-            restarts, it opens a new session, replays the client's initialize, resends what was in flight, and
-            tells the client its lists changed.
+            Claude Desktop, Cursor, VS Code and other clients start MCP servers as processes and talk to them \
+            over stdio. `hotswap connect` is such a server: it relays every message to the gateway's /mcp \
+            (Streamable HTTP) and back, so the client gets the gateway's catalog and its hot reloads. When the \
+            gateway restarts, it opens a new session, replays the client's initialize, resends what was in \
+            flight, and tells the client its lists changed. With no gateway there at all, the client's \
+            initialize is answered with the reason after 10 s, and connect keeps trying.
 
             Examples:
               hotswap connect                                   # http://127.0.0.1:4444/mcp
@@ -80,12 +80,13 @@ final class FrontDoor: Sendable {
         var queued: [[UInt8]] = []
         /// Our own replayed `initialize`, by id, waiting for its answer.
         var replay: (id: String, answer: SharedOutcome<JSONValue>)?
+        /// The client's requests sent and not answered yet: a failure after the answer is nobody's business.
+        var outstanding: Set<JSONValue> = []
         /// The client closed stdin: no more reconnecting.
         var closing = false
     }
 
     private let state = Mutex(State())
-    private let output = Mutex(())
 
     init(url: String, headers: [String: String], logger: Logger) {
         self.url = url
@@ -126,37 +127,27 @@ final class FrontDoor: Sendable {
         return transport
     }
 
-    private func write(_ bytes: [UInt8]) {
-        output.withLock { _ in
-            let line = bytes + [0x0A]
-            line.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
-                    if n <= 0 {
-                        if errno == EINTR { continue }
-                        return
-                    }
-                    offset += n
-                }
-            }
-        }
-    }
+    private func write(_ bytes: [UInt8]) { WholeWrites.standardOutput.write(bytes + [0x0A]) }
 
+    /// A message from the gateway: an answer settles its request (or our replayed `initialize`); everything
+    /// goes on to the client but the answer to our own.
     private func fromGateway(_ bytes: [UInt8]) {
-        let replay = state.withLock { $0.replay }
-        if let replay, let message = try? JSONValue.parse(bytes), message["id"] == .string(replay.id),
-            message["method"] == nil
-        {
-            replay.answer.complete(.success(message))
-            return
+        if let message = try? JSONValue.parse(bytes), message["method"] == nil, let id = message["id"] {
+            let replay = state.withLock { s -> SharedOutcome<JSONValue>? in
+                s.outstanding.remove(id)
+                return s.replay.flatMap { $0.id == id.stringValue ? $0.answer : nil }
+            }
+            if let replay {
+                replay.complete(.success(message))
+                return
+            }
         }
         write(bytes)
     }
 
     private func toGateway(_ bytes: [UInt8]) {
-        let message = try? JSONValue.parse(bytes)
-        let method = message?["method"]?.stringValue
+        let message = (try? JSONValue.parse(bytes)) ?? .null
+        let method = message["method"]?.stringValue
         let (transport, generation) = state.withLock { s -> (HTTPTransport?, Int) in
             if method == "initialize" { s.initialize = bytes }
             if method == "notifications/initialized" { s.initialized = true }
@@ -164,27 +155,34 @@ final class FrontDoor: Sendable {
                 s.queued.append(bytes)
                 return (nil, s.generation)
             }
+            if method != nil, let id = message["id"] { s.outstanding.insert(id) }
             return (s.transport, s.generation)
         }
         guard let transport else { return }
-        transport.send(bytes) { [weak self] reason in
+        transport.send(bytes, message: message) { [weak self] reason in
             self?.sendFailed(bytes, message: message, reason: reason, transport: transport, generation: generation)
         }
     }
 
+    /// A message the gateway did not take, or a request whose exchange ended: sent again on the next session
+    /// when this one is gone, else answered with the reason; a request answered already is left alone.
     private func sendFailed(
-        _ bytes: [UInt8], message: JSONValue?, reason: String, transport: HTTPTransport, generation: Int
+        _ bytes: [UInt8], message: JSONValue, reason: String, transport: HTTPTransport, generation: Int
     ) {
-        if transport.hasEnded {
-            // The session is gone: this goes again on the next one.
-            let requeued = state.withLock { s -> Bool in
-                guard s.generation == generation || s.reconnecting else { return false }
+        let request = message["method"] != nil ? message["id"] : nil
+        let sessionGone = transport.hasEnded
+        enum Next { case nothing, answer(JSONValue) }
+        let next = state.withLock { s -> Next in
+            if let request, !s.outstanding.contains(request) { return .nothing }
+            if sessionGone, s.generation == generation || s.reconnecting {
                 s.queued.append(bytes)
-                return true
+                return .nothing
             }
-            if requeued { return }
+            guard let request else { return .nothing }
+            s.outstanding.remove(request)
+            return .answer(request)
         }
-        guard let id = message?["id"], message?["method"] != nil else { return }
+        guard case .answer(let id) = next else { return }
         let answer: JSONValue = [
             "jsonrpc": "2.0", "id": id, "error": ["code": -32603, "message": .string("hotswap connect: \(reason)")],
         ]
@@ -254,7 +252,9 @@ final class FrontDoor: Sendable {
             }
             s.queued.remove(at: at)
             s.initialize = nil
-            return (try? JSONValue.parse(initialize))?["id"]
+            let id = (try? JSONValue.parse(initialize))?["id"]
+            if let id { s.outstanding.remove(id) }
+            return id
         }
         guard let id else { return }
         let answer: JSONValue = [
@@ -281,7 +281,8 @@ final class FrontDoor: Sendable {
         request["id"] = .string(id)
         let answer = SharedOutcome<JSONValue>()
         state.withLock { $0.replay = (id, answer) }
-        transport.send(JSONValue.object(request).serialized) { reason in
+        let replayed = JSONValue.object(request)
+        transport.send(replayed.serialized, message: replayed) { reason in
             answer.complete(.failure(ConnectFailure(reason: reason)))
         }
         let timer = Task {
@@ -297,13 +298,16 @@ final class FrontDoor: Sendable {
         }
         if let pending {
             // The client's own initialize: it gets the answer, under its id.
-            state.withLock { s in if s.queued.indices.contains(pending) { s.queued.remove(at: pending) } }
+            state.withLock { s in
+                if s.queued.indices.contains(pending) { s.queued.remove(at: pending) }
+                s.outstanding.remove(clientID)
+            }
             reply["id"] = clientID
             write(JSONValue.object(reply).serialized)
         }
         if initialized {
             let notice: JSONValue = ["jsonrpc": "2.0", "method": "notifications/initialized"]
-            transport.send(notice.serialized) { _ in }
+            transport.send(notice.serialized, message: notice) { _ in }
         }
         return nil
     }

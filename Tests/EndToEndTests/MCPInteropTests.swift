@@ -108,11 +108,7 @@ struct ReferenceServerTests {
         let direct = try await runClient(["--stdio"] + command + ["--"] + steps(port))
         let through = try await runClient(
             ["--url", "http://127.0.0.1:\(port)/mcp", "--prefix", "\(id)__"] + steps(port))
-        for key in direct.objectValue?.keys.sorted() ?? [] {
-            #expect(
-                through[key] == direct[key],
-                "\(key): through the gateway \(through[key] ?? .null), direct \(direct[key] ?? .null)")
-        }
+        expectSame(through, as: direct)
         try await gw.finish()
         return direct
     }

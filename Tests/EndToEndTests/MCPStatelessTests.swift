@@ -57,19 +57,15 @@ struct MCPStatelessTests {
         #expect(direct["subscribed"] == ["memo://readme"])
         #expect(pinned["subscribed"] == [])
         #expect(pinned["event"] == ["ToolsListChanged"])
-        for key in direct.objectValue?.keys.sorted() ?? [] where !["subscribed", "event"].contains(key) {
-            #expect(
-                pinned[key] == direct[key], "\(key): through \(pinned[key] ?? .null), direct \(direct[key] ?? .null)")
-        }
+        expectSame(pinned, as: direct, except: ["subscribed", "event"])
         // A client on auto finds the newest revision; one on legacy gets a session, and the same answers.
         let auto = try await run(["auto", "--url", url, "--prefix", "s__"])
         #expect(auto["protocol"] == "2026-07-28")
         let legacy = try await run(["legacy", "--url", url, "--prefix", "s__"])
         #expect(legacy["protocol"] == "2025-11-25")
-        for key in ["ask_model", "ask_user", "roots", "progress", "count", "prompt", "note", "missing", "tools"] {
-            #expect(auto[key] == direct[key], "auto \(key)")
-            #expect(legacy[key] == direct[key], "legacy \(key)")
-        }
+        let shared = ["ask_model", "ask_user", "roots", "progress", "count", "prompt", "note", "missing", "tools"]
+        expectSame(auto, as: direct, keys: shared, "auto")
+        expectSame(legacy, as: direct, keys: shared, "legacy")
         try await gw.finish()
     }
 
@@ -92,19 +88,17 @@ struct MCPStatelessTests {
         // A 2026-07-28 client: the server's input_required rounds, its log level, its listen stream and a
         // resource subscription all pass through the gateway's own.
         let pinned = try await run(["2026-07-28", "--url", url, "--prefix", "s__", "--listen"])
-        for key in direct.objectValue?.keys.sorted() ?? [] {
-            #expect(
-                pinned[key] == direct[key], "\(key): through \(pinned[key] ?? .null), direct \(direct[key] ?? .null)")
-        }
+        expectSame(pinned, as: direct)
         // A client with a session gets the server's questions as requests on its call's stream, and its log
         // messages after logging/setLevel, as from a server of its own revision.
         let legacy = try await run(["legacy", "--url", url, "--prefix", "s__"])
         #expect(legacy["protocol"] == "2025-11-25")
-        for key in [
-            "ask_model", "ask_user", "roots", "progress", "count", "prompt", "note", "missing", "tools", "logs",
-        ] {
-            #expect(legacy[key] == direct[key], "legacy \(key): \(legacy[key] ?? .null) vs \(direct[key] ?? .null)")
-        }
+        expectSame(
+            legacy, as: direct,
+            keys: [
+                "ask_model", "ask_user", "roots", "progress", "count", "prompt", "note", "missing", "tools", "logs",
+            ],
+            "legacy")
         let servers = try ControlClient.request(.unix(path: gw.socket), method: "GET", path: "/servers/s")
         #expect(try JSONValue.parse(servers.body)["protocol"] == "2026-07-28", "\(servers.body)")
         try await gw.finish()

@@ -17,12 +17,13 @@ final class FakeTransport: BackendTransport {
     private let eventsBox = Mutex<TransportEvents?>(nil)
     var maxMessageBytes: Int { 1 << 20 }
 
-    func send(_ message: [UInt8], failed: @escaping @Sendable (String) -> Void) {
+    func send(_ bytes: [UInt8], message: JSONValue, failed: @escaping @Sendable (String) -> Void) {
         if failWrites.load(ordering: .relaxed) {
             failed("broken pipe")
             return
         }
-        if let value = try? JSONValue.parse(message) { sent.withLock { $0.append(value) } }
+        // What goes on the wire, read back: the bytes must say what the message says.
+        if let value = try? JSONValue.parse(bytes) { sent.withLock { $0.append(value) } }
     }
 
     func close() {
@@ -65,8 +66,8 @@ final class InMemoryServer: BackendLink, BackendTransport {
     var heldCount: Int { held.withLock { $0.count } }
     var isTerminated: Bool { terminated.load(ordering: .relaxed) }
 
-    func send(_ message: [UInt8], failed: @escaping @Sendable (String) -> Void) {
-        guard !terminated.load(ordering: .relaxed), let m = try? JSONValue.parse(message) else {
+    func send(_ bytes: [UInt8], message: JSONValue, failed: @escaping @Sendable (String) -> Void) {
+        guard !terminated.load(ordering: .relaxed), let m = try? JSONValue.parse(bytes) else {
             failed("the server is gone")
             return
         }

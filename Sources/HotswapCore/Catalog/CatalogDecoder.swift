@@ -95,16 +95,21 @@ struct CatalogDecoder {
         return Catalog(version: version, servers: servers, marks: marks)
     }
 
+    /// The key of a client config's server map: `mcpServers` (`.mcp.json`, desktop clients), or `servers` as a
+    /// map without `version` (VS Code's `.vscode/mcp.json`; the native format's `servers` is a list). Nil for
+    /// the native format.
+    static func mcpServersKey(_ top: [YAMLNode.Pair]) -> String? {
+        if top.contains(where: { $0.key.scalar?.text == "mcpServers" }) { return "mcpServers" }
+        guard !top.contains(where: { $0.key.scalar?.text == "version" }),
+            let servers = top.first(where: { $0.key.scalar?.text == "servers" }), case .mapping = servers.value.content
+        else { return nil }
+        return "servers"
+    }
+
     mutating func decodeMCPServers(_ root: YAMLNode) -> Catalog? {
         guard let top = mapping(root, .root, what: "the catalog") else { return nil }
         var serversNode: YAMLNode?
-        var key = "mcpServers"
-        // VS Code's `.vscode/mcp.json` names the same map `servers` (the native format's `servers` is a list).
-        if !top.contains(where: { $0.key.scalar?.text == "mcpServers" || $0.key.scalar?.text == "version" }),
-            let vscode = top.first(where: { $0.key.scalar?.text == "servers" }), case .mapping = vscode.value.content
-        {
-            key = "servers"
-        }
+        let key = Self.mcpServersKey(top) ?? "mcpServers"
         for pair in top {
             let name = pair.key.scalar?.text ?? ""
             switch name {

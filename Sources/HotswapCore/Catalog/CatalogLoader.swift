@@ -68,14 +68,8 @@ public enum CatalogLoader {
         var dialect = options.dialect
         if dialect == .auto {
             dialect = .hotswap
-            if case .mapping(let pairs) = root.content {
-                let isVSCode =
-                    !pairs.contains { $0.key.scalar?.text == "version" }
-                    && pairs.contains {
-                        guard $0.key.scalar?.text == "servers", case .mapping = $0.value.content else { return false }
-                        return true
-                    }
-                if pairs.contains(where: { $0.key.scalar?.text == "mcpServers" }) || isVSCode { dialect = .mcpJSON }
+            if case .mapping(let pairs) = root.content, CatalogDecoder.mcpServersKey(pairs) != nil {
+                dialect = .mcpJSON
             }
         }
         var decoder = CatalogDecoder(environment: options.environment)

@@ -1,13 +1,14 @@
 import HotswapCore
 import HotswapRuntime
 
-/// The revision without `initialize`: every request says who asks, a server asks its client by answering
-/// `input_required`, and list changes come on a `subscriptions/listen` stream.
-let modernProtocolVersion = "2026-07-28"
+/// The revision without `initialize` the gateway speaks to a backend that has nothing else: every request
+/// says who asks, a server asks its client by answering `input_required`, and list changes come on a
+/// `subscriptions/listen` stream.
+let modernProtocolVersion = MCPEndpoint.statelessVersions.last!
 
 extension Offerings {
     /// Whether the server speaks revision 2026-07-28 (it refused `initialize` and answered `server/discover`).
-    public var isModern: Bool { protocolVersion == modernProtocolVersion }
+    public var isModern: Bool { MCPEndpoint.statelessVersions.contains(protocolVersion) }
 }
 
 /// A backend of revision 2026-07-28 behind the gateway. The gateway opens every backend with `initialize`,
@@ -17,27 +18,21 @@ extension Offerings {
 /// client (as an older server's requests are), log levels travel per request, and list changes and resource
 /// subscriptions ride one `subscriptions/listen` stream.
 extension Backend {
-    static let metaVersion = "io.modelcontextprotocol/protocolVersion"
-    static let metaLogLevel = "io.modelcontextprotocol/logLevel"
-    static let metaSubscription = "io.modelcontextprotocol/subscriptionId"
     /// How many `input_required` rounds one request may take before the gateway stops asking.
     static let maxInputRounds = 16
 
-    /// The per-request envelope: the gateway as the client, with the capabilities it passes on.
-    static func modernEnvelope(logLevel: String?) -> [String: JSONValue] {
-        var meta: [String: JSONValue] = [
-            metaVersion: .string(modernProtocolVersion),
-            "io.modelcontextprotocol/clientCapabilities": gatewayClientCapabilities,
-            "io.modelcontextprotocol/clientInfo": ["name": "hotswap-gateway", "version": "0.1.0"],
-        ]
-        if let logLevel { meta[metaLogLevel] = .string(logLevel) }
-        return meta
-    }
+    /// The per-request envelope: the gateway as the client, with the capabilities it passes on. (The log level
+    /// is per call: `call` adds it.)
+    static let modernEnvelope: [String: JSONValue] = [
+        MCPEndpoint.metaVersion: .string(modernProtocolVersion),
+        MCPEndpoint.metaCapabilities: gatewayClientCapabilities,
+        "io.modelcontextprotocol/clientInfo": ["name": "hotswap-gateway", "version": "0.1.0"],
+    ]
 
     /// Asks a server that refused `initialize` whether it speaks 2026-07-28; its capabilities if it does.
     func discover(_ session: RPCSession, refusal: JSONValue, timeout: Duration) async throws -> Offerings {
         let refused = "server '\(id)' refused initialize: \(refusal.text)"
-        session.setEnvelope(Self.modernEnvelope(logLevel: nil))
+        session.setEnvelope(Self.modernEnvelope)
         let outcome: RPCOutcome
         do {
             outcome = try await session.request(method: "server/discover", params: nil, timeout: timeout)
@@ -207,9 +202,9 @@ extension Backend {
         let method = message["method"]?.stringValue ?? ""
         if method == "notifications/subscriptions/acknowledged" || method == "notifications/cancelled" { return nil }
         guard var object = message.objectValue, var params = object["params"]?.objectValue,
-            var meta = params["_meta"]?.objectValue, meta[metaSubscription] != nil
+            var meta = params["_meta"]?.objectValue, meta[MCPEndpoint.metaSubscription] != nil
         else { return message }
-        meta[metaSubscription] = nil
+        meta[MCPEndpoint.metaSubscription] = nil
         params["_meta"] = meta.isEmpty ? nil : .object(meta)
         object["params"] = .object(params)
         return .object(object)

@@ -121,6 +121,12 @@ public final class Backend: Sendable {
     }
 
     public var pid: Int32? { state.withLock { $0.link?.pid } }
+
+    /// A server reached over HTTP: no process, and its health is whether it answers.
+    var isRemote: Bool {
+        if case .remote = definition.runtime { return true }
+        return false
+    }
     public var phase: BackendState { state.withLock { $0.machine.phase } }
     public var inFlight: Int { state.withLock { $0.inFlight } }
     public var isRunning: Bool { state.withLock { $0.machine.phase == .ready || $0.machine.phase == .starting } }
@@ -165,7 +171,10 @@ public final class Backend: Sendable {
         try await ensureStarted()
         try await slots.acquire()
         defer { slots.release() }
-        guard let (session, modern) = state.withLock({ s in s.session.map { ($0, s.offerings?.isModern == true) } })
+        guard
+            let (session, modern, sessionLevel) = state.withLock({ s in
+                s.session.map { ($0, s.offerings?.isModern == true, s.modernLogLevel ?? "debug") }
+            })
         else {
             throw BackendError(.unavailable, "server '\(id)' stopped before the call could be sent")
         }
@@ -188,10 +197,8 @@ public final class Backend: Sendable {
         }
         let ceiling = definition.maxCallDuration.milliseconds > 0 ? definition.maxCallDuration.duration : nil
         var sent = onProgress == nil ? Self.withoutProgressToken(params) : params
-        if modern, let caller,
-            let level = caller.logLevel(sessionLevel: state.withLock { $0.modernLogLevel } ?? "debug")
-        {
-            sent = Self.with(meta: Self.metaLogLevel, .string(level), in: sent)
+        if modern, let level = caller?.logLevel(sessionLevel: sessionLevel) {
+            sent = Self.with(meta: MCPEndpoint.metaLogLevel, .string(level), in: sent)
         }
         var outcome = try await session.request(
             method: method, params: sent, timeout: definition.requestTimeout.duration, ceiling: ceiling,
@@ -403,7 +410,7 @@ public final class Backend: Sendable {
             state.withLock { s in
                 s.offerings = offerings
                 // Re-checked after the awaits: a server removed (retired) while it started is draining, not ready.
-                _ = s.machine.event(.started(now: .now, resetsBackoff: definition.runtime.typeName == "remote"))
+                _ = s.machine.event(.started(now: .now, resetsBackoff: isRemote))
                 s.starting = nil
                 s.lastUsed = .now
             }
@@ -453,7 +460,7 @@ public final class Backend: Sendable {
             return
         }
         logger.warning(
-            link.pid == nil ? "connection lost; reconnecting with backoff" : "crashed; restarting with backoff",
+            isRemote ? "connection lost; reconnecting with backoff" : "crashed; restarting with backoff",
             metadata: [
                 "server.pid": "\(link.pid ?? 0)", "exit": "\(description)", "backoff": "\(restartDelay.shortText)",
             ])

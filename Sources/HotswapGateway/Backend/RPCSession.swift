@@ -69,7 +69,7 @@ public final class RPCSession: Sendable {
         var pending: [Int64: Pending] = [:]
         var transport: (any BackendTransport)?
         /// Messages written before `attach` (answers to a server's early requests), sent on attach.
-        var unattached: [[UInt8]] = []
+        var unattached: [JSONValue] = []
         var closedReason: String?
         /// Requests given up (cancelled, timed out) before they were handed to the transport: their
         /// `notifications/cancelled` goes out right after them, never before.
@@ -106,12 +106,12 @@ public final class RPCSession: Sendable {
 
     /// Connects the session to its transport.
     public func attach(_ transport: any BackendTransport) {
-        let early = state.withLock { s -> [[UInt8]] in
+        let early = state.withLock { s -> [JSONValue] in
             s.transport = transport
             defer { s.unattached = [] }
             return s.unattached
         }
-        for message in early { transport.send(message) { _ in } }
+        for message in early { transport.send(message.serialized, message: message) { _ in } }
     }
 
     /// Keys added to every request's `params._meta` from now on (a key the request sets itself wins): the
@@ -140,24 +140,14 @@ public final class RPCSession: Sendable {
         method: String, params: JSONValue?, timeout: Duration, ceiling: Duration? = nil,
         onProgress: (@Sendable (JSONValue) -> Void)? = nil
     ) async throws -> RPCOutcome {
-        let id = state.withLock { s -> Int64 in
+        let (id, envelope) = state.withLock { s -> (Int64, [String: JSONValue]) in
             defer { s.nextID += 1 }
-            return s.nextID
+            return (s.nextID, s.envelope)
         }
         var message: [String: JSONValue] = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
-        let envelope = state.withLock { $0.envelope }
-        if var object = params?.objectValue ?? (params == nil && (onProgress != nil || !envelope.isEmpty) ? [:] : nil) {
-            if onProgress != nil || !envelope.isEmpty {
-                var meta = object["_meta"]?.objectValue ?? [:]
-                if onProgress != nil { meta["progressToken"] = .int(id) }
-                meta.merge(envelope) { own, _ in own }
-                object["_meta"] = .object(meta)
-            }
-            message["params"] = .object(object)
-        } else if let params {
-            message["params"] = params
-        }
-        let bytes = JSONValue.object(message).serialized
+        message["params"] = Self.stamped(params, progressToken: onProgress == nil ? nil : .int(id), envelope)
+        let value = JSONValue.object(message)
+        let bytes = value.serialized
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<RPCOutcome, any Error>) in
                 let refusal = state.withLock { s -> (any Error)? in
@@ -181,7 +171,7 @@ public final class RPCSession: Sendable {
                     return
                 }
                 scheduleExpiry(of: id, after: min(timeout, ceiling ?? timeout))
-                transport?.send(bytes) { [weak self] reason in
+                transport?.send(bytes, message: value) { [weak self] reason in
                     guard let self else { return }
                     self.finish(id, .failure(BackendError(.closed, "server '\(self.serverID)': \(reason)")))
                 }
@@ -211,13 +201,27 @@ public final class RPCSession: Sendable {
 
     private var transport: (any BackendTransport)? { state.withLock { $0.transport } }
 
+    /// A request's params with the session's `_meta` keys: a progress token of its own and the envelope (keys the
+    /// request sets itself win). Params that are not an object pass as they are.
+    static func stamped(
+        _ params: JSONValue?, progressToken: JSONValue?, _ envelope: [String: JSONValue]
+    ) -> JSONValue? {
+        guard progressToken != nil || !envelope.isEmpty else { return params }
+        guard params == nil || params?.objectValue != nil else { return params }
+        var object = params?.objectValue ?? [:]
+        var meta = object["_meta"]?.objectValue ?? [:]
+        if let progressToken { meta["progressToken"] = progressToken }
+        meta.merge(envelope) { own, _ in own }
+        object["_meta"] = .object(meta)
+        return .object(object)
+    }
+
     private func send(_ message: JSONValue) {
-        let bytes = message.serialized
         let transport = state.withLock { s -> (any BackendTransport)? in
-            if s.transport == nil && s.closedReason == nil { s.unattached.append(bytes) }
+            if s.transport == nil && s.closedReason == nil { s.unattached.append(message) }
             return s.transport
         }
-        transport?.send(bytes) { _ in }
+        transport?.send(message.serialized, message: message) { _ in }
     }
 
     private func cancelled(_ id: Int64, reason: String) {

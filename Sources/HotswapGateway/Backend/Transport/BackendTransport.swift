@@ -1,3 +1,5 @@
+import HotswapCore
+
 /// What a transport reports to the JSON-RPC session above it.
 public struct TransportEvents: Sendable {
     /// One complete message (a line on stdio; a body or an SSE event over HTTP), not yet parsed.
@@ -22,8 +24,11 @@ public struct TransportEvents: Sendable {
 /// (`StdioTransport`), Streamable HTTP for remote servers next. Framing lives here; ids, the pending table,
 /// timeouts and cancellation live in `RPCSession`, which is the same for every transport.
 public protocol BackendTransport: Sendable {
-    /// Queues one serialized JSON-RPC message. `failed` runs (once, on any thread) when it cannot be written.
-    func send(_ message: [UInt8], failed: @escaping @Sendable (String) -> Void)
+    /// Queues one JSON-RPC message: `bytes` is `message` serialized, and a transport that routes by method or id
+    /// reads them from `message` rather than parsing the bytes again. `failed` runs (once, on any thread) when it
+    /// cannot be delivered, and for a request whose exchange ended without its answer (an HTTP event stream
+    /// that closed early); a request answered meanwhile ignores it, as `RPCSession` does.
+    func send(_ bytes: [UInt8], message: JSONValue, failed: @escaping @Sendable (String) -> Void)
     /// Closes the transport; `TransportEvents.closed` follows.
     func close()
     /// The largest message the transport takes from the server.

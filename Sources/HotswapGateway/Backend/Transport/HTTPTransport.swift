@@ -40,7 +40,8 @@ public final class HTTPTransport: BackendTransport {
         var requests: [JSONValue: Task<Void, Never>] = [:]
         var others: [Int: Task<Void, Never>] = [:]
         var nextOther = 0
-        var listening = false
+        /// The session's GET stream, once opened.
+        var listenTask: Task<Void, Never>?
     }
 
     private let state = Mutex(State())
@@ -68,20 +69,22 @@ public final class HTTPTransport: BackendTransport {
         if let ended { body(ended) }
     }
 
-    public func send(_ message: [UInt8], failed: @escaping @Sendable (String) -> Void) {
-        let parsed = try? JSONValue.parse(message)
-        let method = parsed?["method"]?.stringValue
-        let id = method != nil ? parsed?["id"] : nil
-        if method == "notifications/cancelled", let target = parsed?["params"]?["requestId"] {
+    public func send(_ bytes: [UInt8], message: JSONValue, failed: @escaping @Sendable (String) -> Void) {
+        let method = message["method"]?.stringValue
+        let id = method != nil ? message["id"] : nil
+        if method == "notifications/cancelled", let target = message["params"]?["requestId"] {
             // Closing the request's stream is the cancellation in 2026-07-28 and does no harm before it.
             let (task, modern) = state.withLock { s in
-                (s.requests.removeValue(forKey: target), s.protocolVersion == modernProtocolVersion)
+                (
+                    s.requests.removeValue(forKey: target),
+                    MCPEndpoint.statelessVersions.contains(s.protocolVersion ?? "")
+                )
             }
             task?.cancel()
             if modern { return }
         }
         let work: @Sendable () async -> Void = { [self] in
-            await post(message, parsed: parsed, method: method, id: id, failed: failed)
+            await post(bytes, message: message, method: method, id: id, failed: failed)
         }
         state.withLock { s in
             guard !s.closed else { return }
@@ -117,8 +120,10 @@ public final class HTTPTransport: BackendTransport {
             defer {
                 s.requests = [:]
                 s.others = [:]
+                s.listenTask = nil
             }
-            return (s.sessionID, s.protocolVersion, Array(s.requests.values) + Array(s.others.values))
+            let listen = s.listenTask.map { [$0] } ?? []
+            return (s.sessionID, s.protocolVersion, Array(s.requests.values) + Array(s.others.values) + listen)
         }
         for task in tasks { task.cancel() }
         if let session {
@@ -141,26 +146,26 @@ public final class HTTPTransport: BackendTransport {
     }
 
     private func post(
-        _ message: [UInt8], parsed: JSONValue?, method: String?, id: JSONValue?,
+        _ bytes: [UInt8], message: JSONValue, method: String?, id: JSONValue?,
         failed: @escaping @Sendable (String) -> Void
     ) async {
         let (session, negotiated) = state.withLock { ($0.sessionID, $0.protocolVersion) }
         // A 2026-07-28 request names its revision in `_meta`; the older ones use what `initialize` agreed.
-        let version = parsed?["params"]?["_meta"]?[Backend.metaVersion]?.stringValue ?? negotiated
+        let version = message["params"]?["_meta"]?[MCPEndpoint.metaVersion]?.stringValue ?? negotiated
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         addHeaders(&request, session: session, version: method == "initialize" ? nil : version)
         request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         request.headers.replaceOrAdd(name: "Accept", value: "application/json, text/event-stream")
-        if version == modernProtocolVersion, let method {
+        if let version, MCPEndpoint.statelessVersions.contains(version), let method {
             request.headers.replaceOrAdd(name: "Mcp-Method", value: method)
-            if let name = parsed?["params"]?["name"]?.stringValue ?? parsed?["params"]?["uri"]?.stringValue,
+            if let name = message["params"]?["name"]?.stringValue ?? message["params"]?["uri"]?.stringValue,
                 ["tools/call", "prompts/get", "resources/read"].contains(method)
             {
                 request.headers.replaceOrAdd(name: "Mcp-Name", value: name)
             }
         }
-        request.body = .bytes(ByteBuffer(bytes: message))
+        request.body = .bytes(ByteBuffer(bytes: bytes))
         let response: HTTPClientResponse
         do {
             // The deadline covers the answer's head; a long call streams, or RPCSession times it out.
@@ -178,28 +183,38 @@ public final class HTTPTransport: BackendTransport {
             state.withLock { $0.sessionID = sid }
         }
         if status == 404, session != nil, method != "initialize" {
-            let reason = "\(shownURL) no longer knows the session (HTTP 404); starting a new one"
+            let reason = sessionLost
             let ended = markEnded(reason)
             failed(reason)
             ended?(reason)
             return
         }
         let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
+        let success = (200..<300).contains(status)
         do {
-            if contentType.hasPrefix("text/event-stream") && (200..<300).contains(status) {
-                let answered = try await stream(response.body, answering: id)
-                if id != nil, !answered, !Task.isCancelled {
-                    failed("\(shownURL) ended its event stream before it answered")
-                }
+            if contentType.hasPrefix("text/event-stream") && success {
+                // Each event goes up as it is (the session parses it once); a request whose stream ends without
+                // its answer fails, which the session ignores when the answer was among the events.
+                try await stream(response.body)
+                if id != nil, !Task.isCancelled { failed("\(shownURL) ended its event stream before it answered") }
             } else {
-                let body = try await response.body.collect(upTo: maxMessageBytes)
-                let bytes = Array(body.readableBytesView)
-                // An error answer is still JSON-RPC when it parses as such (2026-07-28 sends -32022 with 400).
-                if let answer = try? JSONValue.parse(bytes), answer["jsonrpc"] != nil {
+                let body = Array(try await response.body.collect(upTo: maxMessageBytes).readableBytesView)
+                if success && method != "initialize" {
+                    // The answer as it is, unless it is plainly not JSON (the session parses it once).
+                    if let first = body.first(where: { $0 > 0x20 }),
+                        first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+                    {
+                        events.message(body)
+                    } else if id != nil {
+                        failed("\(shownURL) answered HTTP \(status) without a JSON-RPC message")
+                    }
+                } else if let answer = try? JSONValue.parse(body), answer["jsonrpc"] != nil {
+                    // `initialize`'s answer says the revision; an error answer is still JSON-RPC when it parses
+                    // as such (2026-07-28 sends -32022 with 400).
                     remember(answer, to: method)
-                    events.message(bytes)
-                } else if !(200..<300).contains(status) {
-                    failed(Self.explain(status: response.status, url: shownURL, body: bytes))
+                    events.message(body)
+                } else if !success {
+                    failed(Self.explain(status: response.status, url: shownURL, body: body))
                 } else if id != nil {
                     failed("\(shownURL) answered HTTP \(status) without a JSON-RPC message")
                 }
@@ -218,66 +233,57 @@ public final class HTTPTransport: BackendTransport {
         state.withLock { $0.protocolVersion = version }
     }
 
-    /// Delivers each event of a stream as a message; true when one of them answered `id`.
-    private func stream(_ body: HTTPClientResponse.Body, answering id: JSONValue?) async throws -> Bool {
+    /// Delivers each event of a stream as a message, in order.
+    private func stream(_ body: HTTPClientResponse.Body) async throws {
         var parser = SSEParser(maxEventBytes: maxMessageBytes)
-        var answered = false
         for try await chunk in body {
             for event in parser.feed(chunk.readableBytesView) where event.name == "message" && !event.data.isEmpty {
-                if let id, !answered, let message = try? JSONValue.parse(event.data), message["id"] == id,
-                    message["method"] == nil
-                {
-                    answered = true
-                }
                 events.message(event.data)
             }
         }
-        return answered
     }
 
     /// The session's `GET` stream, for what the server sends outside requests; reopened while the link lives,
     /// given up when the server offers none (405).
     private func openListenStream() {
-        let start = state.withLock { s -> Bool in
-            guard !s.closed, !s.listening else { return false }
-            s.listening = true
-            return true
-        }
-        guard start else { return }
-        let task = Task { [self] in
-            var delay = Duration.seconds(1)
-            while !Task.isCancelled {
-                let (session, version) = state.withLock { ($0.sessionID, $0.protocolVersion) }
-                var request = HTTPClientRequest(url: url)
-                request.method = .GET
-                addHeaders(&request, session: session, version: version)
-                request.headers.replaceOrAdd(name: "Accept", value: "text/event-stream")
-                do {
-                    let response = try await client.execute(request, deadline: .now() + .seconds(30), logger: nil)
-                    switch response.status.code {
-                    case 200..<300:
-                        delay = .seconds(1)
-                        _ = try await stream(response.body, answering: nil)
-                    case 404 where session != nil:
-                        end("\(shownURL) no longer knows the session (HTTP 404); starting a new one")
-                        return
-                    default:
-                        // 405: the server sends nothing outside requests.
-                        logger.debug("no GET stream", metadata: ["status": "\(response.status.code)"])
-                        return
-                    }
-                } catch {
-                    if Task.isCancelled { return }
-                    logger.debug("GET stream broke off", metadata: ["error": "\(describe(error))"])
-                }
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(30))
-            }
-        }
         state.withLock { s in
-            if s.closed { task.cancel() } else { s.others[-1] = task }
+            guard !s.closed, s.listenTask == nil else { return }
+            s.listenTask = Task { [self] in await listenLoop() }
         }
     }
+
+    private func listenLoop() async {
+        var delay = Duration.seconds(1)
+        while !Task.isCancelled {
+            let (session, version) = state.withLock { ($0.sessionID, $0.protocolVersion) }
+            var request = HTTPClientRequest(url: url)
+            request.method = .GET
+            addHeaders(&request, session: session, version: version)
+            request.headers.replaceOrAdd(name: "Accept", value: "text/event-stream")
+            do {
+                let response = try await client.execute(request, deadline: .now() + .seconds(30), logger: nil)
+                switch response.status.code {
+                case 200..<300:
+                    delay = .seconds(1)
+                    try await stream(response.body)
+                case 404 where session != nil:
+                    end(sessionLost)
+                    return
+                default:
+                    // 405: the server sends nothing outside requests.
+                    logger.debug("no GET stream", metadata: ["status": "\(response.status.code)"])
+                    return
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("GET stream broke off", metadata: ["error": "\(describe(error))"])
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+        }
+    }
+
+    private var sessionLost: String { "\(shownURL) no longer knows the session (HTTP 404); starting a new one" }
 
     /// The link ends on its own: the backend reconnects with backoff, as after a crash.
     private func end(_ reason: String) {
@@ -335,13 +341,19 @@ extension HTTPTransport {
     public static func client(
         url: String, headers: [String: String], group: any EventLoopGroup, logger: Logger, events: TransportEvents
     ) -> HTTPTransport {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5))
-        configuration.decompression = .disabled
+        HTTPTransport(
+            client: makeClient(group: group, tls: .makeClientConfiguration()), url: url, shownURL: url,
+            headers: headers, events: events, logger: logger)
+    }
+
+    /// The HTTP client of one transport. A refused connection or a bad certificate is reported at once (the
+    /// backend backs off and says why) rather than retried until the connect timeout hides the reason.
+    static func makeClient(group: any EventLoopGroup, tls: TLSConfiguration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool.retryConnectionEstablishment = false
-        let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
-        return HTTPTransport(
-            client: client, url: url, shownURL: url, headers: headers, events: events, logger: logger)
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
     }
 }
 
@@ -367,13 +379,7 @@ public struct RemoteLauncher: BackendLauncher {
                     .startFailed, "server '\(server.id)': cannot read tls.ca_file '\(caFile)': \(error)")
             }
         }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(10))
-        // A refused connection or a bad certificate is reported at once (the backend backs off and says why)
-        // rather than retried until the connect timeout hides the reason.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.decompression = .disabled
-        let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+        let client = HTTPTransport.makeClient(group: group, tls: tls)
         var serverLogger = logger
         serverLogger[metadataKey: "server.url"] = "\(remote.urlAsWritten.value)"
         let transport = HTTPTransport(

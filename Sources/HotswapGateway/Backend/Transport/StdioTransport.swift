@@ -1,3 +1,4 @@
+import HotswapCore
 import HotswapRuntime
 import Logging
 import NIOCore
@@ -48,9 +49,9 @@ public final class StdioTransport: BackendTransport {
         return StdioTransport(channel: stdio)
     }
 
-    public func send(_ message: [UInt8], failed: @escaping @Sendable (String) -> Void) {
-        var buffer = channel.allocator.buffer(capacity: message.count + 1)
-        buffer.writeBytes(message)
+    public func send(_ bytes: [UInt8], message: JSONValue, failed: @escaping @Sendable (String) -> Void) {
+        var buffer = channel.allocator.buffer(capacity: bytes.count + 1)
+        buffer.writeBytes(bytes)
         buffer.writeInteger(UInt8(0x0A))
         channel.writeAndFlush(buffer).whenFailure { error in failed("cannot write to its stdin: \(error)") }
     }
