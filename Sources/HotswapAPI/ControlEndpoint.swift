@@ -26,6 +26,13 @@ public enum ControlEndpoint: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// An `http://HOST:PORT/PATH` URL as the endpoint and the request path (`/` when it names none).
+    public static func url(_ text: String) -> (endpoint: ControlEndpoint, path: String)? {
+        guard text.hasPrefix("http://"), let endpoint = ControlEndpoint(text) else { return nil }
+        let afterScheme = text.dropFirst("http://".count)
+        return (endpoint, afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/")
+    }
+
     /// What a request's `Host` header says: the address itself over TCP (a gateway checks it against DNS
     /// rebinding), `localhost` on a Unix socket.
     public var hostHeader: String {

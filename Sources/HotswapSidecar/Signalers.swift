@@ -91,12 +91,11 @@ public struct HTTPSignaler: Signaler {
     public var name: String { "http" }
 
     public init(url: String, bearerFile: String?) throws {
-        guard let endpoint = ControlEndpoint(url) else {
+        guard let (endpoint, path) = ControlEndpoint.url(url) else {
             throw SidecarSetupError("--url '\(url)' is not http://HOST:PORT/PATH")
         }
         self.endpoint = endpoint
-        let afterScheme = url.dropFirst("http://".count)
-        self.path = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/"
+        self.path = path
         self.bearerFile = bearerFile
     }
 

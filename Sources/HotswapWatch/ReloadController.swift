@@ -266,8 +266,9 @@ public final class ReloadController: Sendable {
                 logger.error("cannot sign a token", metadata: ["error": "\(error)"])
             }
         }
+        let before = await peerAnswer()
         var outcome = await configuration.signaler.signal(bytes: bytes, sha256: hash, token: token)
-        if outcome == .sent { outcome = await confirm(hash) }
+        if outcome == .sent { outcome = await confirm(hash, bytes: bytes, before: before) }
         let answeredAt = clock.now()
         let (action, detected) = state.withLock { s in
             let action = s.policy.event(.answered(hash: hash, outcome), now: answeredAt, jitter: .random(in: 0..<0.2))
@@ -292,9 +293,13 @@ public final class ReloadController: Sendable {
             metrics.lastSuccess.set(Date().timeIntervalSince1970)
             metrics.appliedInfo.replaceAll([(["sha256": hash], 1)])
             if let detected { metrics.detectToApply.observe((now - detected).inSeconds) }
-            logOnce(
-                "push", .info, "applied: the gateway confirmed the content live",
-                ["reload.sha256": "\(hash)", "reload.generation": "\(generation)"], key: hash)
+            var metadata: Logger.Metadata = ["reload.sha256": "\(hash)"]
+            if configuration.stats == nil {
+                metadata["confirmed_by"] = "\(configuration.peerConfirmation.map(\.name) ?? "the gateway's answer")"
+            } else {
+                metadata["reload.generation"] = "\(generation)"
+            }
+            logOnce("push", .info, "applied: the gateway confirmed the content live", metadata, key: hash)
             return .applied
         case .rejected(let reason):
             metrics.reloads.increment(labels: ["result": "rejected"])
@@ -305,7 +310,10 @@ public final class ReloadController: Sendable {
         case .sent:
             metrics.reloads.increment(labels: ["result": "unconfirmed"])
             logOnce(
-                "push", .warning, "signalled but unconfirmed: no way to read the gateway's live hash (set --stats-url)",
+                "push", .warning,
+                configuration.stats == nil && configuration.peerConfirmation == nil
+                    ? "signalled but unconfirmed: no way to read the gateway's state (set --stats-url for hotswap, --confirm-url or --confirm-command for another gateway)"
+                    : "signalled but unconfirmed: the gateway did not show the change within \(configuration.confirmTimeout)",
                 ["reload.sha256": "\(hash)"], key: "unconfirmed-\(hash)")
             return .unconfirmed
         case .transportError(let message):
@@ -319,15 +327,46 @@ public final class ReloadController: Sendable {
         }
     }
 
-    /// Polls the gateway's `/stats` until it shows `hash` live, or the confirm timeout passes.
-    func confirm(_ hash: String) async -> SignalOutcome {
-        guard let stats = configuration.stats else { return .sent }
+    /// Polls the gateway's `/stats` until it shows `hash` live (or, for another gateway, its peer confirmation
+    /// holds), until the confirm timeout passes.
+    func confirm(_ hash: String, bytes: [UInt8], before: HTTPReply?) async -> SignalOutcome {
         let deadline = ContinuousClock.now + configuration.confirmTimeout
+        guard let stats = configuration.stats else {
+            switch configuration.peerConfirmation {
+            case nil:
+                return .sent
+            case .answerChanges:
+                while ContinuousClock.now < deadline {
+                    if let now = await peerAnswer(), (200..<300).contains(now.status), now.body != before?.body {
+                        return .confirmed(generation: 0)
+                    }
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            case .command(let check):
+                while ContinuousClock.now < deadline {
+                    let outcome = await check.run(on: bytes)
+                    if outcome == .passed { return .confirmed(generation: 0) }
+                    logOnce(
+                        "confirm", .debug, "the confirm command does not pass yet",
+                        ["output": "\(outcome)"], key: "\(hash)-\(outcome)")
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            return .sent
+        }
         while ContinuousClock.now < deadline {
             if let live = await liveHash(stats), live.hash == hash { return .confirmed(generation: live.generation) }
             try? await Task.sleep(for: .milliseconds(50))
         }
         return .sent
+    }
+
+    /// The `--confirm-url` answer now (nil without one, or when it cannot be read).
+    func peerAnswer() async -> HTTPReply? {
+        guard case .answerChanges(let endpoint, let path) = configuration.peerConfirmation else { return nil }
+        return try? await onOwnThread {
+            try ControlClient.request(endpoint, method: "GET", path: path, timeoutSeconds: 5)
+        }
     }
 
     func liveHash(_ endpoint: ControlEndpoint) async -> (hash: String, generation: Int)? {

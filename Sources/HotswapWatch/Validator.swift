@@ -80,26 +80,53 @@ public struct Validator: Sendable {
         return (line, column)
     }
 
-    /// Writes a private copy (mode 0600, in a fresh directory), runs the command on it, and reads its exit status.
     private func runCommand(_ argv: [String], timeout: Duration, bytes: [UInt8]) async -> Verdict {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotswap-validate-\(UUID().uuidString)")
+        switch await CheckCommand(argv: argv, timeout: timeout, fileName: fileName).run(on: bytes) {
+        case .passed: return .valid
+        case .failed(let lines):
+            return .invalid(["\(fileName):1:1: error: validator: \(lines.first ?? "failed")"] + lines.dropFirst())
+        }
+    }
+}
+
+/// A command run on a private copy of content (`--validate-command`, `--confirm-command`): argv without a shell,
+/// `{}` replaced by the copy's path; it passes when it exits 0 within its time limit.
+public struct CheckCommand: Sendable {
+    public let argv: [String]
+    public let timeout: Duration
+    /// The copy's file name (the watched file's), so a tool that goes by the extension sees the same one.
+    public let fileName: String
+
+    public init(argv: [String], timeout: Duration, fileName: String) {
+        self.argv = argv
+        self.timeout = timeout
+        self.fileName = fileName
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case passed
+        /// The first line says why (exit status, timeout, cannot run); then the command's own output.
+        case failed([String])
+    }
+
+    /// Writes a private copy (mode 0600, in a fresh directory), runs the command on it, and reads its exit status.
+    public func run(on bytes: [UInt8]) async -> Outcome {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hotswap-check-\(UUID().uuidString)")
         do {
             try FileManager.default.createDirectory(
                 at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         } catch {
-            return .invalid(["\(fileName):1:1: error: cannot make a private copy to validate: \(error)"])
+            return .failed(["cannot make a private copy of the content: \(error)"])
         }
         defer { try? FileManager.default.removeItem(at: dir) }
         let copy = dir.appendingPathComponent(fileName.split(separator: "/").last.map(String.init) ?? "catalog").path
         do {
             try FileIO.writeAtomically(copy, bytes, mode: 0o600)
         } catch {
-            return .invalid(["\(fileName):1:1: error: \(error.description)"])
+            return .failed([error.description])
         }
         let arguments = argv.map { $0.replacingOccurrences(of: "{}", with: copy) }
-        guard let program = arguments.first else {
-            return .invalid(["\(fileName):1:1: error: --validate-command is empty"])
-        }
+        guard let program = arguments.first else { return .failed(["the command is empty"]) }
         // Spawned like a gateway's server: its own process group, exactly fds 0-2 (none of the sidecar's
         // sockets or files), killed with its children when it overruns.
         let child: ChildProcess
@@ -108,25 +135,22 @@ public struct Validator: Sendable {
                 command: program, arguments: Array(arguments.dropFirst()),
                 environment: ProcessInfo.processInfo.environment, workingDirectory: nil)
         } catch {
-            return .invalid(["\(fileName):1:1: error: cannot run validator: \(error)"])
+            return .failed(["cannot run \(program): \(error)"])
         }
         close(child.stdin)
         let output = OutputCollector(fds: [child.stdout, child.stderr], limit: 64 * 1024)
         guard await child.waitForExit(timeout: timeout) else {
             await child.terminate(grace: .seconds(1))
             _ = await output.text()
-            return .invalid([
-                "\(fileName):1:1: error: validator \(arguments.joined(separator: " ")) timed out after \(timeout)"
-            ])
+            return .failed(["\(arguments.joined(separator: " ")) timed out after \(timeout)"])
         }
         let status = child.exitStatus ?? 0
         let text = await output.text()
         guard status == 0 else {
             let lines = text.split(separator: "\n").map(String.init).prefix(50)
-            return .invalid(
-                ["\(fileName):1:1: error: validator \(ChildProcess.describe(status: status))"] + lines)
+            return .failed(["\(program) \(ChildProcess.describe(status: status))"] + lines)
         }
-        return .valid
+        return .passed
     }
 }
 

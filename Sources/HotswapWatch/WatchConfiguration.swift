@@ -15,7 +15,9 @@ public struct WatchConfiguration: Sendable {
     public var tokenTTL: Int64 = 60
     /// Where to read the gateway's live hash (`GET /stats`): the socket in socket mode, or `--stats-url`.
     public var stats: ControlEndpoint?
-    /// How long to wait for `/stats` to show a signalled hash.
+    /// For a gateway that is not hotswap (no `/stats` with its live hash): how a signal is confirmed.
+    public var peerConfirmation: PeerConfirmation?
+    /// How long to wait for `/stats` (or the peer confirmation) to show a signalled hash.
     public var confirmTimeout: Duration = .seconds(10)
     /// 30 s: a gateway that restarted with stale content converges within this long, without an edit.
     public var reconcileInterval: Duration = .seconds(30)
@@ -32,6 +34,23 @@ public struct WatchConfiguration: Sendable {
     public init(poller: CatalogPoller.Settings, signaler: any Signaler) {
         self.poller = poller
         self.signaler = signaler
+    }
+}
+
+/// How a signal that says nothing of its result (SIGHUP, a plain POST) is confirmed when the gateway is not hotswap.
+public enum PeerConfirmation: Sendable {
+    /// `GET` this URL just before signalling, then until it answers 2xx with a different body (a server list,
+    /// a config version): the gateway has loaded something new.
+    case answerChanges(endpoint: ControlEndpoint, path: String)
+    /// Run this check (`{}` is a private copy of the signalled content) until it exits 0.
+    case command(CheckCommand)
+
+    /// What the logs say confirmed a change.
+    public var name: String {
+        switch self {
+        case .answerChanges(let endpoint, let path): "a new answer from GET \(endpoint)\(path)"
+        case .command(let check): "\(check.argv.joined(separator: " ")) exiting 0"
+        }
     }
 }
 

@@ -91,6 +91,18 @@ struct SidecarCommand: AsyncParsableCommand {
     )
     var statsURL: String?
 
+    @Option(
+        help:
+            "Another gateway (sighup, http): confirm a signal when a GET of this http://HOST:PORT/PATH answers differently than just before it (a server or tool list). Env HOTSWAP_CONFIRM_URL."
+    )
+    var confirmURL: String?
+
+    @Option(
+        help:
+            "Another gateway: confirm a signal when this command exits 0 (split on spaces, no shell; {} is a private copy of the signalled file), tried until --confirm-timeout."
+    )
+    var confirmCommand: String?
+
     @Option(help: "Key to sign reload tokens with (NAME.key.pem or NAME.secret). Env HOTSWAP_SIGNING_KEY.")
     var signingKey: String?
 
@@ -147,6 +159,24 @@ struct SidecarCommand: AsyncParsableCommand {
         }
         let address = noListen ? nil : (listen ?? Terminal.env("HOTSWAP_SIDECAR_LISTEN") ?? ":9533")
         try await Sidecar(configuration: config, listen: address, logger: logger).run()
+    }
+
+    func peerConfirmation(file: String, timeout: Duration) throws -> PeerConfirmation? {
+        switch (confirmURL ?? Terminal.env("HOTSWAP_CONFIRM_URL"), confirmCommand) {
+        case (nil, nil):
+            return nil
+        case (let url?, nil):
+            guard let (endpoint, path) = ControlEndpoint.url(url) else {
+                throw ValidationError("--confirm-url '\(url)' is not http://HOST:PORT/PATH")
+            }
+            return .answerChanges(endpoint: endpoint, path: path)
+        case (nil, let command?):
+            let argv = command.split(separator: " ").map(String.init)
+            guard !argv.isEmpty else { throw ValidationError("--confirm-command is empty") }
+            return .command(CheckCommand(argv: argv, timeout: timeout, fileName: file))
+        case (_?, _?):
+            throw ValidationError("give --confirm-url or --confirm-command, not both")
+        }
     }
 
     func makeConfiguration() throws -> WatchConfiguration {
@@ -221,6 +251,12 @@ struct SidecarCommand: AsyncParsableCommand {
         config.reconcileInterval = try GatewayCommand.duration(
             reconcileInterval, "--reconcile-interval", minimum: .milliseconds(100))
         config.confirmTimeout = try GatewayCommand.duration(confirmTimeout, "--confirm-timeout")
+        config.peerConfirmation = try peerConfirmation(file: poller.file, timeout: timeout)
+        if config.peerConfirmation != nil, mode == "socket" || stats != nil {
+            throw ValidationError(
+                "--confirm-url and --confirm-command are for another gateway signalled with sighup or http; a hotswap gateway is confirmed by its /stats (--stats-url)"
+            )
+        }
         return config
     }
 }

@@ -99,6 +99,32 @@ struct ReloadControllerTests {
         #expect(counter("hotswap_sidecar_reloads_total", [("result", "rejected")]) == 1)
     }
 
+    /// Another gateway (SIGHUP, a plain POST) says nothing of the result: `--confirm-command` runs on the signalled
+    /// content until it passes, and only then is the change applied; one that never passes leaves it unconfirmed.
+    @Test("a signal that says nothing is confirmed by a command on the signalled content, or stays unconfirmed")
+    func confirmCommand() async {
+        let check = CheckCommand(argv: ["/bin/grep", "-q", "id: b", "{}"], timeout: .seconds(30), fileName: "c.yaml")
+        let c = controller {
+            $0.peerConfirmation = .command(check)
+            $0.confirmTimeout = .seconds(60)
+        }
+        signaler.answer(.sent)
+        fs.set("/c.yaml", other)
+        await settle(c)
+        #expect(c.appliedHash == ContentHash.sha256(Array(other.utf8)))
+        #expect(counter("hotswap_sidecar_reloads_total", [("result", "applied")]) == 1)
+
+        let never = controller {
+            $0.peerConfirmation = .command(check)
+            $0.confirmTimeout = .milliseconds(300)
+        }
+        signaler.answer(.sent)
+        fs.set("/c.yaml", valid)
+        await settle(never)
+        #expect(never.appliedHash == nil, "the check never passed on content without server b")
+        #expect(counter("hotswap_sidecar_reloads_total", [("result", "unconfirmed")]) == 1)
+    }
+
     @Test("an unreachable gateway is retried on the clock's backoff, not on every tick")
     func retries() async {
         let c = controller()
