@@ -43,6 +43,8 @@ public struct GatewayConfiguration: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Variables of `environment` every server gets besides the minimal base (`--pass-env`).
     public var passEnvironment: [String] = []
+    /// PEM files of CA certificates every remote server is trusted with, besides the system's (`--ca-file`).
+    public var caFiles: [String] = []
 
     public init(config: String) { self.config = config }
 
@@ -73,6 +75,7 @@ public final class Gateway: Sendable {
         var settings = Registry.Settings(configPath: configuration.configPath, environment: configuration.environment)
         settings.stopGrace = configuration.stopGrace
         settings.passEnvironment = configuration.passEnvironment
+        settings.caFiles = configuration.caFiles
         let metrics = self.metrics
         let streams = self.streams
         self.registry = Registry(

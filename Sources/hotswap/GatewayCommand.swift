@@ -124,6 +124,13 @@ struct GatewayCommand: AsyncParsableCommand {
         ))
     var passEnv: [String] = []
 
+    @Option(
+        name: .customLong("ca-file"),
+        help:
+            "A PEM file of CA certificates to trust for every remote server, besides the system's (a server's own: `tls.ca_file`); repeatable. Env HOTSWAP_CA_FILE (comma-separated)."
+    )
+    var caFiles: [String] = []
+
     @Option(help: "Write the gateway's pid here (for a sidecar in sighup mode). Env HOTSWAP_PID_FILE.")
     var pidFile: String?
 
@@ -190,6 +197,14 @@ struct GatewayCommand: AsyncParsableCommand {
             ? (Terminal.env("HOTSWAP_PASS_ENV")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 ?? [])
             : passEnv
+        settings.caFiles =
+            caFiles.isEmpty
+            ? (Terminal.env("HOTSWAP_CA_FILE")?.split(separator: ",").map { String($0) } ?? []) : caFiles
+        for file in settings.caFiles {
+            do { _ = try FileIO.read(file, limit: 16 << 20) } catch {
+                throw ValidationError("--ca-file \(file): \(error.description)")
+            }
+        }
         var keyPaths = verifyKeys
         if keyPaths.isEmpty, let env = Terminal.env("HOTSWAP_VERIFY_KEY") {
             keyPaths = env.split(separator: ",").map { String($0) }

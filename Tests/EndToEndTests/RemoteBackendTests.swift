@@ -87,7 +87,7 @@ struct RemoteBackendTests {
         try await server.stop()
     }
 
-    @Test("TLS with a CA from tls.ca_file; without it, a TLS error that says what to do")
+    @Test("TLS with a CA from tls.ca_file or --ca-file; without either, a TLS error that says what to do")
     func tls() async throws {
         let m = marker()
         let dir = try TemporaryDirectory()
@@ -113,6 +113,13 @@ struct RemoteBackendTests {
         let session = try MCPTestClient(endpoint: .tcp(host: "127.0.0.1", port: try await gw.tcpPort()))
         #expect(try await onThread { try session.tool("r__shout", ["text": "over tls"]) } == "OVER TLS")
         try await gw.finish()
+
+        // The same trust from the gateway's command line, for every remote.
+        let flagged = try await GatewayProcess(
+            catalog: catalog(url, marker: m), arguments: ["--listen", "127.0.0.1:0", "--ca-file", cert], marker: m)
+        let viaFlag = try MCPTestClient(endpoint: .unix(path: flagged.socket))
+        #expect(try await onThread { try viaFlag.tool("r__shout", ["text": "ca flag"]) } == "CA FLAG")
+        try await flagged.finish()
 
         let untrusted = try await GatewayProcess(
             catalog: catalog(url, marker: m, prestart: false), arguments: ["--listen", "127.0.0.1:0"], marker: m)

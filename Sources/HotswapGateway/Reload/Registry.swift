@@ -56,6 +56,8 @@ public actor Registry {
         public var stopGrace: Duration = .seconds(5)
         /// Names of the gateway's environment variables every server also gets (`--pass-env`).
         public var passEnvironment: [String] = []
+        /// CA files trusted for every remote server besides the system's and its own `tls.ca_file` (`--ca-file`).
+        public var caFiles: [String] = []
 
         public init(configPath: String?, environment: [String: String]) {
             self.configPath = configPath
@@ -111,7 +113,8 @@ public actor Registry {
         events: BackendEvents = BackendEvents()
     ) {
         self.init(
-            settings: settings, launcher: RuntimeLauncher(group: group), logger: logger, metrics: metrics,
+            settings: settings, launcher: RuntimeLauncher(group: group, caFiles: settings.caFiles), logger: logger,
+            metrics: metrics,
             events: events)
     }
 

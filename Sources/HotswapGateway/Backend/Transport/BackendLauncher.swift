@@ -107,10 +107,10 @@ public struct RuntimeLauncher: BackendLauncher {
         let remote: RemoteLauncher
     #endif
 
-    public init(group: any EventLoopGroup) {
+    public init(group: any EventLoopGroup, caFiles: [String] = []) {
         local = ProcessLauncher(group: group)
         #if !HOTSWAP_NO_REMOTE
-            remote = RemoteLauncher(group: group)
+            remote = RemoteLauncher(group: group, caFiles: caFiles)
         #endif
     }
 

@@ -320,7 +320,8 @@ public final class HTTPTransport: BackendTransport {
             return "\(shownURL): connection refused (is the server running?)"
         }
         if error is NIOSSLError || text.contains("SSL") || text.contains("TLS") || text.contains("certificate") {
-            return "\(shownURL): TLS failed (\(text)); trust its CA with `tls.ca_file` in the catalog"
+            return
+                "\(shownURL): TLS failed (\(text)); trust its CA with `tls.ca_file` in the catalog or the gateway's --ca-file"
         }
         return "\(shownURL): \(text)"
     }
@@ -361,8 +362,13 @@ extension HTTPTransport {
 /// server's) and the transport above; it ends when the server cannot be reached or forgets the session.
 public struct RemoteLauncher: BackendLauncher {
     let group: any EventLoopGroup
+    /// Trusted for every remote besides the system's CAs (`--ca-file`); a server's `tls.ca_file` adds its own.
+    let caFiles: [String]
 
-    public init(group: any EventLoopGroup) { self.group = group }
+    public init(group: any EventLoopGroup, caFiles: [String] = []) {
+        self.group = group
+        self.caFiles = caFiles
+    }
 
     public func launch(
         _ server: ServerDefinition, environment: [String: String], logger: Logger, events: TransportEvents
@@ -371,12 +377,13 @@ public struct RemoteLauncher: BackendLauncher {
             throw BackendError(.startFailed, "server '\(server.id)' is not a remote server")
         }
         var tls = TLSConfiguration.makeClientConfiguration()
-        if let caFile = remote.caFile {
+        let trusted =
+            caFiles.map { ($0, "the gateway's --ca-file") } + (remote.caFile.map { [($0, "tls.ca_file")] } ?? [])
+        for (file, named) in trusted {
             do {
-                tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caFile))]
+                tls.additionalTrustRoots.append(.certificates(try NIOSSLCertificate.fromPEMFile(file)))
             } catch {
-                throw BackendError(
-                    .startFailed, "server '\(server.id)': cannot read tls.ca_file '\(caFile)': \(error)")
+                throw BackendError(.startFailed, "server '\(server.id)': cannot read \(named) '\(file)': \(error)")
             }
         }
         let client = HTTPTransport.makeClient(group: group, tls: tls)
