@@ -111,6 +111,20 @@ struct RegistryTests {
         }
     }
 
+    /// With nothing live there is nothing to keep: a server that fails its warm start at the first load (a remote
+    /// that is down when the pod starts) must not leave the gateway unready until the file changes.
+    @Test("the first catalog is served even when a prestart server fails; that server is retried")
+    func firstLoadServesTheRest() async throws {
+        try await supervised { () async throws in
+            let report = await apply([("a", "refuse", true), ("b", "v1", true)])
+            #expect(report.result == .applied)
+            #expect(report.server == "a" && report.error?.contains("refused initialize") == true, "\(report)")
+            #expect(registry.live?.catalog.servers.map(\.id) == ["a", "b"])
+            #expect(try await callText("b") == "v1:hi")
+            try await eventually("the failed server to be started again") { launcher.servers("a").count >= 2 }
+        }
+    }
+
     @Test("removed: leaves at the swap, takes no new calls, stops after its in-flight call")
     func removed() async throws {
         try await supervised { () async throws in

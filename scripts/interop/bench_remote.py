@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -82,6 +83,7 @@ def main():
     try:
         port = int(wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(), "the server"))
         remote = f"http://127.0.0.1:{port}/mcp"
+        wait_for(lambda: _listening(port), "the server to accept connections")
         catalog = os.path.join(work, "catalog.yaml")
         with open(catalog, "w") as f:
             f.write(f"version: 1\nservers:\n  - id: r\n    prestart: true\n    runtime:\n"
@@ -126,6 +128,14 @@ def main():
             if p:
                 p.kill()
                 p.wait()
+
+
+def _listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def _ready(session):

@@ -435,6 +435,8 @@ public final class Backend: Sendable {
             session?.close()
             if let link { _ = await link.terminate(grace: stopGrace) }
             logger.warning("start failed", metadata: ["error": "\(message)"])
+            // A prestart server is meant to be up without a call asking for it: tried again after its backoff.
+            if definition.prestart, let at = state.withLock({ $0.machine.restartAt }) { restart(after: at - .now) }
             throw BackendError(.startFailed, message)
         }
     }
@@ -464,10 +466,14 @@ public final class Backend: Sendable {
             metadata: [
                 "server.pid": "\(link.pid ?? 0)", "exit": "\(description)", "backoff": "\(restartDelay.shortText)",
             ])
-        // The timer is cancelled with the supervisor at shutdown; a backend stopped meanwhile is not restarted
-        // (the state machine answers `.restartDue` with nothing then).
+        restart(after: restartDelay)
+    }
+
+    /// Starts the server again after `delay`. The timer is cancelled with the supervisor at shutdown; a backend
+    /// stopped, retired or started meanwhile is not restarted (the state machine answers `.restartDue` with nothing).
+    func restart(after delay: Duration) {
         tasks.spawn { [weak self] in
-            guard (try? await Task.sleep(for: restartDelay)) != nil, let self else { return }
+            guard (try? await Task.sleep(for: delay)) != nil, let self else { return }
             let due = self.state.withLock { $0.machine.event(.restartDue) == .start }
             if due { try? await self.ensureStarted() }
         }

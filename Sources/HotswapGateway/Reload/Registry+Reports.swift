@@ -49,7 +49,13 @@ extension Registry {
             meta["reload.added"] = "\(r.added)"
             meta["reload.removed"] = "\(r.removed)"
             meta["reload.modified"] = "\(r.modified)"
-            logger.info("reload applied", metadata: meta)
+            if let error = r.error, let server = r.server {
+                meta["server.id"] = "\(server)"
+                meta["error"] = "\(error)"
+                logger.warning("reload applied; one server did not start and is retried with backoff", metadata: meta)
+            } else {
+                logger.info("reload applied", metadata: meta)
+            }
         case .unchanged:
             logger.info("reload unchanged: this content is already live", metadata: meta)
         case .dryRun:

@@ -298,8 +298,12 @@ public actor Registry {
         }
         let warm = fresh.filter { plan.step($0.id) == .warm }
         let failure = await warmUp(warm)
+        // With nothing live (the first catalog), a server that fails its warm start does not hold the others
+        // back: rolling back would keep nothing, and a gateway that never becomes ready until the file changes
+        // (a remote server down when the pod starts) is worse. It stays in its backoff and is retried.
+        let startsAnyway = failure != nil && old == nil && phase == .serving
         // Re-checked after the await: a reload that warmed while shutdown began swaps nothing in.
-        if failure != nil || phase != .serving {
+        if (failure != nil && !startsAnyway) || phase != .serving {
             for b in fresh { await b.stop(to: .stopped) }
             guard let failure else { return stopping(request.source) }
             var r = baseReport(.rolledBack, sha: sha, source: request.source)
@@ -327,6 +331,11 @@ public actor Registry {
         }
         var r = baseReport(.applied, sha: sha, source: request.source)
         fill(&r, diff: diff, servers: catalog.servers.count, start: start)
+        if startsAnyway, let failure {
+            r.server = failure.server
+            r.error = failure.message
+            r.message = "server '\(failure.server)' did not start; it is retried with backoff (see GET /servers)"
+        }
         if !diff.isEmpty {
             let leaving = (old?.backends ?? []).filter { !kept.contains($0.instance) }
             for kind in Self.changedLists(leaving + fresh) { events.listChanged(kind) }
