@@ -64,6 +64,11 @@ public struct SignalSignaler: Signaler {
                     ? "no running process in \(pidFile!)"
                     : "no process named '\(processName ?? "")' (is the PID namespace shared?)")
         }
+        // SIGHUP's default action ends a process: a gateway still starting (before its handler is installed)
+        // would be killed, not reloaded. Retried with backoff until it handles or ignores the signal.
+        guard ProcessTable.handles(SIGHUP, pid: pid) else {
+            return .transportError("process \(pid) does not handle SIGHUP yet (still starting?); not signalled")
+        }
         guard kill(pid, SIGHUP) == 0 else {
             return .transportError("kill(\(pid), SIGHUP): \(String(cString: strerror(errno)))")
         }
@@ -88,9 +93,13 @@ public struct HTTPSignaler: Signaler {
     public let endpoint: ControlEndpoint
     public let path: String
     public let bearerFile: String?
+    /// The gateway answers only once it has applied its file (mcp-hangar's `POST /api/config/reload`): a 2xx
+    /// answer confirms (`--reply-confirms`). Otherwise a 2xx only says the request arrived.
+    public let replyConfirms: Bool
     public var name: String { "http" }
 
-    public init(url: String, bearerFile: String?) throws {
+    public init(url: String, bearerFile: String?, replyConfirms: Bool = false) throws {
+        self.replyConfirms = replyConfirms
         guard let (endpoint, path) = ControlEndpoint.url(url) else {
             throw SidecarSetupError("--url '\(url)' is not http://HOST:PORT/PATH")
         }
@@ -117,7 +126,9 @@ public struct HTTPSignaler: Signaler {
                 try ControlClient.request(endpoint, method: "POST", path: path, headers: sentHeaders)
             }
             switch reply.status {
-            case 200..<300: return .sent
+            case 200..<300: return replyConfirms ? .confirmed(generation: 0) : .sent
+            // Busy (a rate limit, a timeout): worth retrying, unlike a refusal of the content.
+            case 408, 425, 429: return .transportError("HTTP \(reply.status): \(reply.text.prefix(300))")
             case 400..<500: return .rejected("HTTP \(reply.status): \(reply.text.prefix(300))")
             default: return .transportError("HTTP \(reply.status)")
             }
@@ -129,6 +140,20 @@ public struct HTTPSignaler: Signaler {
 
 /// Finds processes by name in /proc (the sidecar sees the gateway there when the PID namespace is shared).
 enum ProcessTable {
+    /// Whether `pid` catches or ignores `signal` (its `SigCgt`/`SigIgn` masks in /proc), so that sending it
+    /// cannot end the process by the default action. True when /proc does not say.
+    static func handles(_ signal: Int32, pid: pid_t) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
+        let bit = UInt64(1) << UInt64(signal - 1)
+        var known = false
+        for line in status.split(separator: "\n") where line.hasPrefix("SigCgt:") || line.hasPrefix("SigIgn:") {
+            known = true
+            let hex = line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if let mask = UInt64(hex, radix: 16), mask & bit != 0 { return true }
+        }
+        return !known
+    }
+
     static func find(named name: String) -> pid_t? {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
         let own = getpid()

@@ -85,6 +85,12 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "http mode: file with a bearer token to send.")
     var bearerFile: String?
 
+    @Flag(
+        help:
+            "http mode: the gateway answers the POST only once it has applied its file (mcp-hangar's /api/config/reload does), so a 2xx answer confirms."
+    )
+    var replyConfirms = false
+
     @Option(
         help:
             "Where to read the gateway's /stats to confirm (sighup, http): http://HOST:PORT or a socket path. Env HOTSWAP_STATS_URL."
@@ -157,6 +163,11 @@ struct SidecarCommand: AsyncParsableCommand {
             logger.info("once: \(result)", metadata: ["exit": "\(code)"])
             throw ExitCode(code)
         }
+        if config.stats == nil, let initial = config.initialHash {
+            logger.info(
+                "the catalog at start is taken as the one the gateway loaded; changes from now on are signalled",
+                metadata: ["reload.sha256": "\(initial)"])
+        }
         let address = noListen ? nil : (listen ?? Terminal.env("HOTSWAP_SIDECAR_LISTEN") ?? ":9533")
         try await Sidecar(configuration: config, listen: address, logger: logger).run()
     }
@@ -212,7 +223,7 @@ struct SidecarCommand: AsyncParsableCommand {
             guard let u = url ?? Terminal.env("HOTSWAP_RELOAD_URL") else {
                 throw ValidationError("--signal http needs --url")
             }
-            do { signaler = try HTTPSignaler(url: u, bearerFile: bearerFile) } catch {
+            do { signaler = try HTTPSignaler(url: u, bearerFile: bearerFile, replyConfirms: replyConfirms) } catch {
                 throw ValidationError("\(error)")
             }
         default:
@@ -252,6 +263,13 @@ struct SidecarCommand: AsyncParsableCommand {
             reconcileInterval, "--reconcile-interval", minimum: .milliseconds(100))
         config.confirmTimeout = try GatewayCommand.duration(confirmTimeout, "--confirm-timeout")
         config.peerConfirmation = try peerConfirmation(file: poller.file, timeout: timeout)
+        if mode != "socket", stats == nil, !once {
+            // Another gateway read this same mounted file when it started. Signalling it the same content at once
+            // only races its start (magg 1.3 loses a SIGHUP that arrives while it mounts its servers, and every
+            // later one with it) and cannot be confirmed by an answer that does not change: the content found
+            // at start is taken as live, and the next change is signalled.
+            config.initialHash = try? ContentHash.file(ContentHash.catalogPath(watching: watchPath, file: poller.file))
+        }
         if config.peerConfirmation != nil, mode == "socket" || stats != nil {
             throw ValidationError(
                 "--confirm-url and --confirm-command are for another gateway signalled with sighup or http; a hotswap gateway is confirmed by its /stats (--stats-url)"
