@@ -64,10 +64,7 @@ class Catalog:
     def __init__(self, directory, name, method):
         self.directory, self.name, self.method = directory, name, method
         self.generation = 0
-        if method == "configmap":
-            self.path = os.path.join(directory, name)
-        else:
-            self.path = os.path.join(directory, name)
+        self.path = os.path.join(directory, name)  # a ConfigMap's KEY -> ..data/KEY symlink, or the file
 
     def write(self, text):
         self.generation += 1
