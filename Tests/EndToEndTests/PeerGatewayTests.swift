@@ -69,7 +69,8 @@ struct PeerGatewayTests {
         let sidecar = try await SidecarProcess(
             [
                 "--watch", dir.file("cm"), "--file", "config.yaml", "--interval", "100ms",
-                "--validate-command", "\(PeerGatewayProcess.hangar) config check {}",
+                // mcp-hangar's own check is a Python start (about 2 s here, much more while the suite runs).
+                "--validate-command", "\(PeerGatewayProcess.hangar) config check {}", "--validate-timeout", "120s",
                 "--signal", "http", "--url", "\(base)/api/config/reload", "--reply-confirms",
             ], logPath: dir.file("sidecar.log"))
         #expect(sidecar.log.contains("taken as the one the gateway loaded"), "not signalled again at start")
@@ -77,6 +78,11 @@ struct PeerGatewayTests {
         #expect(!(try await Self.hangarCall(hangar.url, server: "clock")), "no server 'clock' yet")
 
         try configMap.publish(["config.yaml": Self.hangarConfig(["time", "clock"])])
+        try await eventually("the sidecar to apply the update", timeout: .seconds(120)) {
+            try await sidecar.metric("hotswap_sidecar_reloads_total{result=\"applied\"}") == 1
+                || sidecar.log.contains("error")
+        }
+        #expect(!sidecar.log.contains("error"), "\(sidecar.log)")
         try await eventually("a client to call the new server through mcp-hangar", timeout: .seconds(60)) {
             try await Self.hangarCall(hangar.url, server: "clock")
         }
@@ -86,10 +92,10 @@ struct PeerGatewayTests {
 
         // A key mcp-hangar does not know: it would apply the rest with a warning; its own check refuses it.
         try configMap.publish(["config.yaml": Self.hangarConfig(["time"], extra: "bogus_section: {}\n")])
-        try await eventually("the sidecar to refuse the content (log: \(sidecar.logPath))", timeout: .seconds(60)) {
+        try await eventually("the sidecar to refuse the content (log: \(sidecar.logPath))", timeout: .seconds(120)) {
             try await sidecar.metric("hotswap_sidecar_validation_failures_total") == 1
         }
-        #expect(sidecar.log.contains("not signalled"))
+        #expect(sidecar.log.contains("not signalled") && sidecar.log.contains("bogus_section"), "\(sidecar.log)")
         #expect(try await Self.hangarCall(hangar.url, server: "clock"), "the last good config keeps serving")
         try await sidecar.stop()
         try await hangar.stop()
@@ -165,7 +171,7 @@ struct PeerGatewayTests {
         let sidecar = try await SidecarProcess(
             [
                 "--watch", dir.file("cm"), "--file", "config.json", "--interval", "100ms",
-                "--validate-command", "\(maggPython) \(Self.peers)/magg-validate.py {}",
+                "--validate-command", "\(maggPython) \(Self.peers)/magg-validate.py {}", "--validate-timeout", "120s",
                 "--signal", "sighup", "--pid-file", dir.write("magg.pid", "\(magg.pid)"),
                 "--confirm-command", "\(maggPython) \(Self.peers)/magg-confirm.py \(magg.url) {}",
                 "--confirm-timeout", "60s",
@@ -189,7 +195,7 @@ struct PeerGatewayTests {
 
         // No `source`: magg would skip (unmount) the server; the sidecar's check refuses the whole file.
         try configMap.publish(["config.json": Self.maggConfig(["clock", "other"], broken: true)])
-        try await eventually("the sidecar to refuse the content (log: \(sidecar.logPath))", timeout: .seconds(60)) {
+        try await eventually("the sidecar to refuse the content (log: \(sidecar.logPath))", timeout: .seconds(120)) {
             try await sidecar.metric("hotswap_sidecar_validation_failures_total") == 1
         }
         #expect(sidecar.log.contains("source"), "the refusal names what is missing: \(sidecar.log)")
