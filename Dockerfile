@@ -12,7 +12,8 @@ COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product hotswap \
     && swift build -c release --static-swift-stdlib --product mcp-demo-server \
     && mkdir -p /out \
-    && cp .build/release/hotswap .build/release/mcp-demo-server /out/
+    && cp .build/release/hotswap .build/release/mcp-demo-server /out/ \
+    && strip /out/hotswap /out/mcp-demo-server
 
 # Runtime stage: libyaml and libcrypto (dynamically linked), CA certificates for remote servers, and tini
 # as PID 1, because the gateway spawns MCP server processes and something must reap orphans.
@@ -28,8 +29,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 hotswap \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin hotswap \
-    && mkdir -p /etc/hotswap /run/hotswap /keys \
-    && chown hotswap:hotswap /run/hotswap /keys
+    && mkdir -p /etc/hotswap /run/hotswap /keys /pubkeys \
+    && chown hotswap:hotswap /run/hotswap /keys /pubkeys
 COPY --from=build /out/hotswap /out/mcp-demo-server /usr/local/bin/
 COPY examples/catalog.yaml /etc/hotswap/catalog.yaml
 USER 10001:10001

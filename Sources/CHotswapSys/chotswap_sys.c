@@ -2,6 +2,7 @@
 #include "chotswap_sys.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -63,4 +64,8 @@ int hotswap_pipe_cloexec(int fds[2]) {
 
 int hotswap_pipe_resize(int fd, int size) {
     return fcntl(fd, F_SETPIPE_SZ, size);
+}
+
+int hotswap_set_undumpable(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : errno;
 }

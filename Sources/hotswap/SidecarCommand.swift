@@ -148,6 +148,12 @@ struct SidecarCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try logging.bootstrap(label: "hotswap.sidecar")
         let config = try makeConfiguration()
+        // The signing key is in memory and in this container's files: neither readable by the gateway's user
+        // through /proc when the PID namespace is shared.
+        if config.signingKey != nil, let failure = Undumpable.apply() {
+            logger.warning(
+                "cannot keep the signing key from other processes of this user", metadata: ["error": "\(failure)"])
+        }
         if once {
             let controller = ReloadController(configuration: config, logger: logger)
             let result = await controller.runOnce(deadline: try GatewayCommand.duration(onceTimeout, "--once-timeout"))

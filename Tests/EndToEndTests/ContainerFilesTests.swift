@@ -84,6 +84,54 @@ struct ContainerFilesTests {
         #expect(text.contains("./examples:/etc/hotswap:ro"), "the directory, read-only, not the file")
     }
 
+    /// Issue 13, item 5: the signing key reaches the sidecars alone; gateways (whose servers run as their user)
+    /// mount only the public key. Checked on the parsed files: compose.yaml and both rendered Kubernetes variants.
+    @Test("the private signing key is mounted into sidecars only, in compose and in Kubernetes")
+    func keysWhereTheyBelong() throws {
+        var rendered: [String] = []
+        for dir in ["base", "overlays/sighup"] {
+            let r = try ProcessRunner.run("/usr/bin/env", ["kubectl", "kustomize", "\(root)/deploy/kubernetes/\(dir)"])
+            #expect(r.status == 0, "\(r)")
+            rendered.append(
+                try FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID().uuidString).yaml").path)
+            try Data(r.stdout.utf8).write(to: URL(fileURLWithPath: rendered.last!))
+        }
+        defer { for f in rendered { try? FileManager.default.removeItem(atPath: f) } }
+        let check = """
+            import sys, yaml
+            problems = []
+            compose = yaml.safe_load(open(sys.argv[1]))
+            for name, service in compose["services"].items():
+                volumes = [v.split(":")[0] for v in service.get("volumes", [])]
+                command = " ".join(service.get("command", []))
+                if name.startswith("gateway") and "sidecar-keys" in volumes:
+                    problems.append(f"compose: {name} mounts the private key volume")
+                if name.startswith("sidecar") and "sidecar-keys" not in volumes:
+                    problems.append(f"compose: {name} lacks the signing key")
+                if name.startswith("gateway") and "gateway-keys" not in volumes:
+                    problems.append(f"compose: {name} lacks the public key")
+            keygen = compose["services"]["keygen"]
+            if "gateway-keys:/pubkeys" not in keygen["volumes"] or "/pubkeys/sidecar.pub.pem" not in " ".join(keygen["command"]):
+                problems.append("compose: keygen does not publish the public key to gateway-keys")
+            for path in sys.argv[2:]:
+                for doc in yaml.safe_load_all(open(path)):
+                    if not doc or doc.get("kind") != "Deployment":
+                        continue
+                    spec = doc["spec"]["template"]["spec"]
+                    secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+                    for c in spec["containers"]:
+                        mounted = {secrets[m["name"]] for m in c.get("volumeMounts", []) if m["name"] in secrets}
+                        if c["name"] == "gateway" and mounted != {"hotswap-verify-key"}:
+                            problems.append(f"{path}: the gateway mounts {sorted(mounted)}")
+                        if c["name"] == "sidecar" and mounted != {"hotswap-signing-key"}:
+                            problems.append(f"{path}: the sidecar mounts {sorted(mounted)}")
+            print("\\n".join(problems))
+            sys.exit(1 if problems else 0)
+            """
+        let r = try ProcessRunner.run(TestPaths.python, ["-c", check, "\(root)/compose.yaml"] + rendered)
+        #expect(r.status == 0, "\(r)")
+    }
+
     @Test(
         "kustomize renders the base and the sighup overlay; every object passes kubernetes-validate --strict for 1.37")
     func kubernetes() throws {

@@ -115,6 +115,48 @@ struct SecurityTests {
 
     /// Issue 8, item 8: a local user listening first on the default `/tmp/hotswap.sock` received a signed token
     /// and the catalog from `hotswap reload --key`, and answered with a fake "applied".
+    /// Issue 13, item 5: in a shared PID namespace (compose `pid: service:`, Kubernetes `shareProcessNamespace`)
+    /// a server the gateway spawns runs as the sidecar's user and could read the signing key through
+    /// /proc/PID/root. The sidecar makes itself undumpable; here both run as one unprivileged user.
+    @Test("a sidecar holding a signing key cannot be read through /proc by another process of its user")
+    func sidecarUndumpable() async throws {
+        let dir = try TemporaryDirectory("undumpable")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        let made = try ProcessRunner.hotswap(["keygen", "--name", "sidecar", "--out", dir.path])
+        #expect(made.status == 0, "\(made)")
+        let key = dir.file("sidecar.key.pem")
+        chown(key, 10001, 10001)
+        let catalog = try dir.write("catalog.yaml", "version: 1\nservers: []\n")
+        let sidecar = Process()
+        sidecar.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        sidecar.arguments = [
+            "--reuid", "10001", "--regid", "10001", "--clear-groups", TestPaths.product("hotswap"), "sidecar",
+            "--watch", catalog, "--signing-key", key, "--socket", dir.file("nobody.sock"), "--no-listen",
+        ]
+        let log = dir.file("sidecar.log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        sidecar.standardOutput = handle
+        sidecar.standardError = handle
+        try sidecar.run()
+        defer { if sidecar.isRunning { kill(sidecar.processIdentifier, SIGKILL) } }
+        try await eventually("the sidecar to start (log: \(log))") {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("watching")
+        }
+        let pid = sidecar.processIdentifier
+        let peek = try ProcessRunner.run(
+            "/usr/bin/setpriv",
+            ["--reuid", "10001", "--regid", "10001", "--clear-groups", "/bin/cat", "/proc/\(pid)/root\(key)"])
+        #expect(peek.status != 0 && !peek.stdout.contains("PRIVATE KEY"), "\(peek)")
+        let environ = try ProcessRunner.run(
+            "/usr/bin/setpriv",
+            ["--reuid", "10001", "--regid", "10001", "--clear-groups", "/bin/cat", "/proc/\(pid)/environ"])
+        #expect(environ.status != 0, "\(environ)")
+        kill(pid, SIGTERM)
+        try await eventually("the sidecar to stop") { !sidecar.isRunning }
+    }
+
     @Test("clients send nothing to a control socket another user listens on")
     func squattedSocketGetsNothing() async throws {
         let keys = try TestKeys()

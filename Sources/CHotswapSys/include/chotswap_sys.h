@@ -18,4 +18,9 @@ int hotswap_pipe_cloexec(int fds[2]);
 /// Asks for a pipe buffer of `size` bytes (F_SETPIPE_SZ); the kernel may give less. Returns the size or -1.
 int hotswap_pipe_resize(int fd, int size);
 
+/// Marks the process undumpable (PR_SET_DUMPABLE 0): its /proc files become root's, so another process of the
+/// same user (in a shared PID namespace) cannot read its memory or its files through /proc/PID/root.
+/// Returns 0 or an errno value.
+int hotswap_set_undumpable(void);
+
 #endif
