@@ -313,7 +313,7 @@ public final class ReloadController: Sendable {
                 "push", .warning,
                 configuration.stats == nil && configuration.peerConfirmation == nil
                     ? "signalled but unconfirmed: no way to read the gateway's state (set --stats-url for hotswap, --confirm-url or --confirm-command for another gateway)"
-                    : "signalled but unconfirmed: the gateway did not show the change within \(configuration.confirmTimeout)",
+                    : "signalled but unconfirmed: the gateway did not show the change within \(configuration.confirmTimeout.shortText)",
                 ["reload.sha256": "\(hash)"], key: "unconfirmed-\(hash)")
             return .unconfirmed
         case .transportError(let message):

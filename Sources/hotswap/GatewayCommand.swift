@@ -200,10 +200,8 @@ struct GatewayCommand: AsyncParsableCommand {
         settings.caFiles =
             caFiles.isEmpty
             ? (Terminal.env("HOTSWAP_CA_FILE")?.split(separator: ",").map { String($0) } ?? []) : caFiles
-        for file in settings.caFiles {
-            do { _ = try FileIO.read(file, limit: 16 << 20) } catch {
-                throw ValidationError("--ca-file \(file): \(error.description)")
-            }
+        do { try RemoteLauncher.checkCAFiles(settings.caFiles) } catch {
+            throw ValidationError("--ca-file \(error.message)")
         }
         var keyPaths = verifyKeys
         if keyPaths.isEmpty, let env = Terminal.env("HOTSWAP_VERIFY_KEY") {

@@ -23,6 +23,11 @@ struct SidecarCommand: AsyncParsableCommand {
 
             --once exit status: 0 applied, 1 invalid, 3 refused by the gateway, 4 gateway unreachable, \
             5 signalled but unconfirmed, 6 catalog unreadable.
+
+            Another gateway (mcp-hangar, magg, anything that reloads on SIGHUP or a POST): --signal sighup or http, \
+            its own check as --validate-command, and --confirm-url, --confirm-command or --reply-confirms to \
+            confirm. The content found at start is taken as what that gateway loaded from the same file; only \
+            changes are signalled.
             """)
 
     @Option(help: "The catalog file, or a directory (a ConfigMap mount) holding --file. Env HOTSWAP_WATCH_PATH.")
@@ -105,7 +110,7 @@ struct SidecarCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Another gateway: confirm a signal when this command exits 0 (split on spaces, no shell; {} is a private copy of the signalled file), tried until --confirm-timeout."
+            "Another gateway (sighup, http): confirm a signal when this command exits 0 (split on spaces, no shell; {} is a private copy of the signalled file), tried until --confirm-timeout, each run limited by --validate-timeout."
     )
     var confirmCommand: String?
 
@@ -279,6 +284,11 @@ struct SidecarCommand: AsyncParsableCommand {
         if config.peerConfirmation != nil, mode == "socket" || stats != nil {
             throw ValidationError(
                 "--confirm-url and --confirm-command are for another gateway signalled with sighup or http; a hotswap gateway is confirmed by its /stats (--stats-url)"
+            )
+        }
+        if replyConfirms, mode != "http" || config.peerConfirmation != nil || stats != nil {
+            throw ValidationError(
+                "--reply-confirms is for --signal http alone: the POST's answer is the confirmation, so no --stats-url, --confirm-url or --confirm-command beside it"
             )
         }
         return config

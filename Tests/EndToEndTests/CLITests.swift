@@ -205,4 +205,40 @@ struct CLITests {
             #expect(verify.stdout.contains(flag), "token verify --help lacks \(flag)")
         }
     }
+
+    /// Flags that cannot work together, or a file that cannot work at all, are refused at start with what to do,
+    /// not found out at the first reload.
+    @Test("sidecar and gateway refuse misused peer and TLS flags at start, naming them")
+    func refusedAtStart() throws {
+        let dir = try TemporaryDirectory("flags")
+        defer { dir.remove() }
+        let catalog = try dir.write("catalog.yaml", "version: 1\nservers: []\n")
+        let notPEM = try dir.write("ca.pem", "not a certificate\n")
+        let cases: [([String], String)] = [
+            (["sidecar", "--watch", catalog, "--reply-confirms"], "--reply-confirms is for --signal http alone"),
+            (
+                [
+                    "sidecar", "--watch", catalog, "--signal", "http", "--url", "http://127.0.0.1:9/r",
+                    "--reply-confirms",
+                    "--confirm-url", "http://127.0.0.1:9/s",
+                ], "--reply-confirms is for --signal http alone"
+            ),
+            (
+                ["sidecar", "--watch", catalog, "--confirm-url", "http://127.0.0.1:9/s"],
+                "--confirm-url and --confirm-command are for another gateway"
+            ),
+            (
+                [
+                    "gateway", "--config", catalog, "--no-listen", "--control-socket", dir.file("c.sock"), "--ca-file",
+                    notPEM,
+                ],
+                "--ca-file \(notPEM)"
+            ),
+        ]
+        for (arguments, says) in cases {
+            let r = try ProcessRunner.hotswap(arguments)
+            #expect(r.status == 64, "\(arguments): \(r)")
+            #expect(r.stderr.contains(says), "\(arguments): \(r.stderr)")
+        }
+    }
 }

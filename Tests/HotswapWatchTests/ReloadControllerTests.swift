@@ -104,20 +104,20 @@ struct ReloadControllerTests {
     @Test("a signal that says nothing is confirmed by a command on the signalled content, or stays unconfirmed")
     func confirmCommand() async {
         let check = CheckCommand(argv: ["/bin/grep", "-q", "id: b", "{}"], timeout: .seconds(30), fileName: "c.yaml")
-        let c = controller {
-            $0.peerConfirmation = .command(check)
-            $0.confirmTimeout = .seconds(60)
+        func confirmed(within timeout: Duration) -> ReloadController {
+            controller {
+                $0.peerConfirmation = .command(check)
+                $0.confirmTimeout = timeout
+            }
         }
+        let c = confirmed(within: .seconds(60))
         signaler.answer(.sent)
         fs.set("/c.yaml", other)
         await settle(c)
         #expect(c.appliedHash == ContentHash.sha256(Array(other.utf8)))
         #expect(counter("hotswap_sidecar_reloads_total", [("result", "applied")]) == 1)
 
-        let never = controller {
-            $0.peerConfirmation = .command(check)
-            $0.confirmTimeout = .milliseconds(300)
-        }
+        let never = confirmed(within: .milliseconds(300))
         signaler.answer(.sent)
         fs.set("/c.yaml", valid)
         await settle(never)

@@ -10,8 +10,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import re
 import shutil
 import signal
 import socket
@@ -22,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 
+from bench_common import listening, machine_line
 from mcp import ClientSession
 
 try:
@@ -108,11 +107,9 @@ def wait_listening(port, process, timeout=60):
     while time.time() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"bench-peers: the gateway exited ({process.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        if listening(port):
             return
-        except OSError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     raise SystemExit("bench-peers: the gateway did not listen")
 
 
@@ -188,10 +185,7 @@ def main():
     parser.add_argument("--systems", default="hangar,magg")
     parser.add_argument("--methods", default="in-place,rename,configmap")
     args = parser.parse_args()
-    cpu = open("/proc/cpuinfo").read()
-    model = re.search(r"model name\s*:\s*(.*)", cpu)
-    print(f"machine: {os.cpu_count()} cores, {model.group(1) if model else platform.machine()}, {platform.platform()}; "
-          f"{time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}")
+    print(machine_line())
     print(f"edit (a server added) to served, {args.edits} edits per cell, missed = not served within {args.timeout:g} s; "
           "p50 of the edits served")
     print(f"{'gateway':8} {'edit':10} {'own watcher':>22} {'hotswap sidecar':>22}  load")

@@ -7,9 +7,7 @@ the date, p50/p99 of each and the gateway's overhead at p50.
 """
 import json
 import os
-import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +19,7 @@ ROOT = os.path.dirname(ROOT)  # this file is scripts/interop/bench_remote.py
 PYTHON = sys.executable
 
 import httpx  # noqa: E402  (the MCP SDK's own HTTP client, in the venv)
+from bench_common import listening, machine_line  # noqa: E402
 
 CALLS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -83,7 +82,7 @@ def main():
     try:
         port = int(wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(), "the server"))
         remote = f"http://127.0.0.1:{port}/mcp"
-        wait_for(lambda: _listening(port), "the server to accept connections")
+        wait_for(lambda: listening(port), "the server to accept connections")
         catalog = os.path.join(work, "catalog.yaml")
         with open(catalog, "w") as f:
             f.write(f"version: 1\nservers:\n  - id: r\n    prestart: true\n    runtime:\n"
@@ -110,10 +109,7 @@ def main():
         for _ in range(ROUNDS):
             times["direct"] += [direct.call("shout") for _ in range(CALLS)]
             times["through"] += [through.call("r__shout") for _ in range(CALLS)]
-        cpu = open("/proc/cpuinfo").read()
-        model = re.search(r"model name\s*:\s*(.*)", cpu)
-        print(f"machine: {os.cpu_count()} cores, {model.group(1) if model else platform.machine()}, "
-              f"{platform.platform()}; load average {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}")
+        print(machine_line())
         print(f"tools/call to a remote Python SDK server (Streamable HTTP, loopback), {ROUNDS} x {CALLS} calls each, "
               "one keep-alive client:")
         for name, values in times.items():
@@ -128,14 +124,6 @@ def main():
             if p:
                 p.kill()
                 p.wait()
-
-
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def _ready(session):

@@ -15,15 +15,19 @@ import json
 import sys
 
 from mcp import ClientSession
-from mcp.client.streamable_http import streamablehttp_client
+
+try:  # the MCP SDK's 1.x line, which magg 1.3 installs
+    from mcp.client.streamable_http import streamablehttp_client as connect
+except ImportError:  # the 2.x line
+    from mcp.client.streamable_http import streamable_http_client as connect
 
 
 async def mounted(url):
-    async with streamablehttp_client(url) as (read, write, _):
-        async with ClientSession(read, write) as session:
+    async with connect(url) as streams:
+        async with ClientSession(streams[0], streams[1]) as session:
             await session.initialize()
             result = await session.call_tool("magg_list_servers", {})
-            if getattr(result, "isError", False):
+            if getattr(result, "is_error", getattr(result, "isError", False)):
                 raise RuntimeError(f"magg_list_servers failed: {result.content}")
             # magg answers {"errors": ..., "output": [...]} as the call's text.
             answer = json.loads(result.content[0].text)

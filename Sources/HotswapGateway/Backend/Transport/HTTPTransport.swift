@@ -370,6 +370,28 @@ public struct RemoteLauncher: BackendLauncher {
         self.caFiles = caFiles
     }
 
+    /// The `--ca-file` check at start: each file must hold PEM certificates. (They are read again at every
+    /// connection, so a rotated CA file is picked up.) The error names the file and what is wrong.
+    public static func checkCAFiles(_ files: [String]) throws(BackendError) {
+        for file in files {
+            do { _ = try FileIO.read(file, limit: 16 << 20) } catch {
+                throw BackendError(.startFailed, error.description)
+            }
+            do {
+                guard !(try NIOSSLCertificate.fromPEMFile(file)).isEmpty else {
+                    throw BackendError(.startFailed, "\(file) holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+                }
+            } catch let error as BackendError {
+                throw error
+            } catch {
+                throw BackendError(
+                    .startFailed,
+                    "\(file) is not PEM certificates (\(error)): give the CA's certificate, -----BEGIN CERTIFICATE-----"
+                )
+            }
+        }
+    }
+
     public func launch(
         _ server: ServerDefinition, environment: [String: String], logger: Logger, events: TransportEvents
     ) async throws -> any BackendLink {
