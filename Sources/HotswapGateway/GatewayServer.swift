@@ -45,6 +45,8 @@ public struct GatewayConfiguration: Sendable {
     public var passEnvironment: [String] = []
     /// PEM files of CA certificates every remote server is trusted with, besides the system's (`--ca-file`).
     public var caFiles: [String] = []
+    /// The secret that seals MCP session ids (`--session-key`); nil: derived from `verifyKeys`, or random.
+    public var sessionKey: [UInt8]?
 
     public init(config: String) { self.config = config }
 
@@ -119,7 +121,9 @@ public final class Gateway: Sendable {
         }
         let mcp = MCPEndpoint(
             registry: registry, metrics: metrics, logger: logger, streams: streams,
-            maxSessions: configuration.maxSessions, maxSessionsPerClient: configuration.maxSessionsPerClient)
+            maxSessions: configuration.maxSessions, maxSessionsPerClient: configuration.maxSessionsPerClient,
+            seal: configuration.sessionKey.map { SessionSeal(key: $0) }
+                ?? (configuration.verifyKeys.isEmpty ? .random() : .shared(by: configuration.verifyKeys)))
         let routes = GatewayRoutes(
             registry: registry, mcp: mcp, metrics: metrics, authorizer: AdminAuthorizer(verifier: verifier),
             limits: configuration.httpLimits, allowedOrigins: configuration.allowedOrigins)

@@ -378,16 +378,23 @@ public final class ReloadController: Sendable {
 
     /// Compares the gateway's live hash with the file's valid hash and pushes when they differ: a gateway that
     /// restarted with stale content converges without an edit.
+    /// A gateway that serves no catalog at all (`config_sha256: null`: its file was unreadable or invalid when it
+    /// started) is pushed to as well.
     func reconcile() async {
-        guard let stats = configuration.stats, let live = await liveHash(stats) else { return }
+        guard let endpoint = configuration.stats,
+            let stats = try? await ControlAPIClient(endpoint: endpoint, timeoutSeconds: 5).stats()
+        else { return }
+        let live = stats.configSha256 ?? ""
         let now = clock.now()
         let (action, valid) = state.withLock { s in
-            (s.policy.event(.observedLive(hash: live.hash), now: now), s.policy.valid)
+            (s.policy.event(.observedLive(hash: live), now: now), s.policy.valid)
         }
         guard case .push = action else { return }
         logger.info(
-            "reconcile: the gateway serves other content; pushing the file's",
-            metadata: ["live.sha256": "\(live.hash)", "reload.sha256": "\(valid ?? "")"])
+            live.isEmpty
+                ? "reconcile: the gateway serves no catalog; pushing the file's"
+                : "reconcile: the gateway serves other content; pushing the file's",
+            metadata: ["live.sha256": "\(live.isEmpty ? "none" : live)", "reload.sha256": "\(valid ?? "")"])
     }
 
     // MARK: Logging

@@ -131,6 +131,14 @@ struct GatewayCommand: AsyncParsableCommand {
     )
     var caFiles: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "A secret file the replicas of a deployment share, that seals MCP session ids. Env HOTSWAP_SESSION_KEY_FILE.",
+            discussion:
+                "A session id carries its protocol version and client capabilities under this key, so any replica (or this gateway after a restart) takes the session up. Without it, the key is derived from the --verify-key files, which replicas share too; with neither, sessions live and die with this process."
+        ))
+    var sessionKey: String?
+
     @Option(help: "Write the gateway's pid here (for a sidecar in sighup mode). Env HOTSWAP_PID_FILE.")
     var pidFile: String?
 
@@ -202,6 +210,14 @@ struct GatewayCommand: AsyncParsableCommand {
             ? (Terminal.env("HOTSWAP_CA_FILE")?.split(separator: ",").map { String($0) } ?? []) : caFiles
         do { try RemoteLauncher.checkCAFiles(settings.caFiles) } catch {
             throw ValidationError("--ca-file \(error.message)")
+        }
+        if let path = sessionKey ?? Terminal.env("HOTSWAP_SESSION_KEY_FILE") {
+            guard let bytes = try? FileIO.read(path, limit: 1 << 16), bytes.count >= TokenKey.minimumSecretBytes else {
+                throw ValidationError(
+                    "--session-key \(path): cannot be read, or holds fewer than \(TokenKey.minimumSecretBytes) bytes; make one with: head -c 32 /dev/urandom > \(path)"
+                )
+            }
+            settings.sessionKey = bytes
         }
         var keyPaths = verifyKeys
         if keyPaths.isEmpty, let env = Terminal.env("HOTSWAP_VERIFY_KEY") {

@@ -185,13 +185,18 @@ struct SidecarTests {
         #expect(sidecar.log.contains("cannot reach the gateway; retrying with backoff"))
         let errorLines = sidecar.log.components(separatedBy: "cannot reach the gateway").count - 1
         // The gateway comes back with its old file (stale content): retry and reconcile converge it.
-        let restarted = Process()
-        restarted.executableURL = gw.process.executableURL
-        restarted.arguments = gw.process.arguments
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: gw.logPath))
-        restarted.standardError = log
-        restarted.standardOutput = log
-        try restarted.run()
+        /// The same gateway started again, as a restarted container starts it.
+        func restart() throws -> Process {
+            let again = Process()
+            again.executableURL = gw.process.executableURL
+            again.arguments = gw.process.arguments
+            again.standardError = log
+            again.standardOutput = log
+            try again.run()
+            return again
+        }
+        let restarted = try restart()
         try await eventually("convergence") {
             (try? gw.json("GET", "/stats").1["config_sha256"]?.stringValue) == ContentHash.sha256(Array(next.utf8))
         }
@@ -199,19 +204,24 @@ struct SidecarTests {
         // Restart again with stale content and no edit: reconcile pushes.
         restarted.terminate()
         restarted.waitUntilExit()
-        let again = Process()
-        again.executableURL = gw.process.executableURL
-        again.arguments = gw.process.arguments
-        again.standardError = log
-        again.standardOutput = log
-        try again.run()
+        let again = try restart()
         try await eventually("reconcile after a stale restart") {
             (try? gw.json("GET", "/stats").1["config_sha256"]?.stringValue) == ContentHash.sha256(Array(next.utf8))
         }
         #expect(sidecar.log.contains("reconcile: the gateway serves other content"))
-        try await sidecar.stop()
+        // Issue 13, item 8: a gateway that restarts serving no catalog at all (its own file broken at start,
+        // `config_sha256: null`) is reconciled too.
         again.terminate()
         again.waitUntilExit()
+        try Data("servers: [unclosed\n".utf8).write(to: URL(fileURLWithPath: gw.configPath))
+        let empty = try restart()
+        try await eventually("reconcile of a gateway with no catalog") {
+            (try? gw.json("GET", "/stats").1["config_sha256"]?.stringValue) == ContentHash.sha256(Array(next.utf8))
+        }
+        #expect(sidecar.log.contains("reconcile: the gateway serves no catalog"))
+        try await sidecar.stop()
+        empty.terminate()
+        empty.waitUntilExit()
         try await eventually("no demo server left") { gw.leftoverProcesses().isEmpty }
         gw.dir.remove()
     }

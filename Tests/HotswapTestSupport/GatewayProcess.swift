@@ -200,6 +200,12 @@ public final class MCPTestClient: @unchecked Sendable {
         _ = try post(["jsonrpc": "2.0", "method": "notifications/initialized"])
     }
 
+    /// A client that goes on with a session begun elsewhere (another gateway, or before a restart).
+    public init(endpoint: ControlEndpoint, session: String) {
+        self.endpoint = endpoint
+        sessionID = session
+    }
+
     public func post(_ message: JSONValue) throws -> HTTPReply {
         var headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
         if let sessionID { headers.append(("Mcp-Session-Id", sessionID)) }

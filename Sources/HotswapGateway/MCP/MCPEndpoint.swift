@@ -40,6 +40,10 @@ public final class MCPEndpoint: Sendable {
     /// Resource URIs two servers list, already logged.
     let reportedConflicts = Mutex<Set<String>>([])
     private let sessions = Mutex<[String: Session]>([:])
+    /// Seals session ids (and opens them): a session another gateway with the same key began is taken up here.
+    let seal: SessionSeal
+    /// Sessions ended here by `DELETE /mcp`, which must not be taken up again (the most recent, bounded).
+    private let ended = Mutex<(set: Set<String>, order: [String])>(([], []))
     /// Client requests being served, by session and the client's request id (for `notifications/cancelled`).
     private let inflight = Mutex<[String: CallRun]>([:])
     /// 2026-07-28 requests being served, by their `requestState` token (for the client's retries).
@@ -55,8 +59,9 @@ public final class MCPEndpoint: Sendable {
 
     public init(
         registry: Registry, metrics: GatewayMetrics, logger: Logger, streams: SessionStreams = SessionStreams(),
-        maxSessions: Int = 10_000, maxSessionsPerClient: Int = 1_000
+        maxSessions: Int = 10_000, maxSessionsPerClient: Int = 1_000, seal: SessionSeal = .random()
     ) {
+        self.seal = seal
         self.registry = registry
         self.metrics = metrics
         self.streams = streams
@@ -127,7 +132,7 @@ public final class MCPEndpoint: Sendable {
             all[sessionID]!.lastUsed = .now
             return true
         }
-        guard known else {
+        guard known || takeUp(sessionID, client: client) else {
             return Reply(
                 status: 404,
                 body: Self.error(id: id ?? .null, code: -32600, message: "unknown or expired session; initialize again")
@@ -367,8 +372,15 @@ public final class MCPEndpoint: Sendable {
 
     /// `DELETE /mcp`: ends a session.
     public func delete(sessionID: String?) -> Reply {
-        guard let sessionID, sessions.withLock({ $0.removeValue(forKey: sessionID) }) != nil else {
+        guard let sessionID,
+            sessions.withLock({ $0.removeValue(forKey: sessionID) }) != nil || seal.open(sessionID) != nil
+        else {
             return Reply(status: 404, body: Self.error(id: .null, code: -32600, message: "unknown session"))
+        }
+        ended.withLock { e in
+            guard e.set.insert(sessionID).inserted else { return }
+            e.order.append(sessionID)
+            if e.order.count > maxSessions { e.set.remove(e.order.removeFirst()) }
         }
         streams.close(session: sessionID)
         endWork(of: sessionID)
@@ -380,17 +392,56 @@ public final class MCPEndpoint: Sendable {
 
     public var sessionCount: Int { sessions.withLock { $0.count } }
 
-    /// Whether a session id is live (for `GET /mcp`).
-    public func hasSession(_ id: String) -> Bool { sessions.withLock { $0[id] != nil } }
+    /// Whether a session id is live (for `GET /mcp`), taking up one another gateway began.
+    public func hasSession(_ id: String, client: String = "") -> Bool {
+        sessions.withLock { $0[id] != nil } || takeUp(id, client: client)
+    }
+
+    /// A session this gateway does not hold, whose id it can open (another replica began it, or this gateway
+    /// before a restart): admitted here as if it had just been initialized, with the version and capabilities
+    /// it carries. False for any other id, one deleted here, or when the session limits leave no room.
+    func takeUp(_ id: String, client: String) -> Bool {
+        guard let (version, capabilities) = seal.open(id), Self.supportedVersions.contains(version),
+            !ended.withLock({ $0.set.contains(id) })
+        else { return false }
+        guard admit(id, version: version, capabilities: capabilities, client: client, used: true) else { return false }
+        logger.debug("took up a session another gateway began", metadata: ["session": "\(id.suffix(12))"])
+        return true
+    }
 
     // MARK: Methods
 
     private func initialize(id: JSONValue, params: JSONValue?, client: String) -> Reply {
         let requested = params?["protocolVersion"]?.stringValue ?? Self.supportedVersions[0]
         let version = Self.supportedVersions.contains(requested) ? requested : Self.supportedVersions[0]
-        let sessionID = hexString((0..<16).map { _ in UInt8.random(in: 0...255) })
+        let announced = params?["capabilities"] ?? [:]
+        let sessionID = seal.seal(version: version, capabilities: announced)
+        let admitted = admit(sessionID, version: version, capabilities: announced, client: client, used: false)
+        guard admitted else {
+            return Reply(
+                status: 503, headers: [("Retry-After", "1")],
+                body: Self.error(
+                    id: id, code: -32000,
+                    message: "the gateway's MCP sessions are all in use; end one (DELETE /mcp) or try again later"))
+        }
+        let result: JSONValue = [
+            "protocolVersion": .string(version),
+            "capabilities": capabilities(),
+            "serverInfo": ["name": "hotswap", "version": "0.1.0"],
+            "instructions": "Tools and prompts of every server in the gateway's catalog, named <server>__<name>.",
+        ]
+        return Reply(
+            status: 200, headers: [("Mcp-Session-Id", sessionID)], body: ["jsonrpc": "2.0", "id": id, "result": result])
+    }
+
+    /// Makes room for a session within the limits and records it; false when there is none.
+    private func admit(
+        _ sessionID: String, version: String, capabilities: JSONValue, client: String, used: Bool
+    ) -> Bool {
         var evicted: String?
         let admitted = sessions.withLock { s -> Bool in
+            // Two requests taking up the same session at once: the first one's record stays.
+            guard s[sessionID] == nil else { return true }
             let now = ContinuousClock.now
             let mine = s.values.reduce(0) { $0 + ($1.client == client ? 1 : 0) }
             if mine >= maxSessionsPerClient || s.count >= maxSessions {
@@ -417,26 +468,12 @@ public final class MCPEndpoint: Sendable {
                 _ = streams.dropSubscriptions(of: victim.key)
             }
             s[sessionID] = Session(
-                protocolVersion: version, created: now, client: client, lastUsed: now,
-                capabilities: params?["capabilities"] ?? [:])
+                protocolVersion: version, created: now, client: client, lastUsed: now, used: used,
+                capabilities: capabilities)
             return true
         }
         if let evicted { endWork(of: evicted) }
-        guard admitted else {
-            return Reply(
-                status: 503, headers: [("Retry-After", "1")],
-                body: Self.error(
-                    id: id, code: -32000,
-                    message: "the gateway's MCP sessions are all in use; end one (DELETE /mcp) or try again later"))
-        }
-        let result: JSONValue = [
-            "protocolVersion": .string(version),
-            "capabilities": capabilities(),
-            "serverInfo": ["name": "hotswap", "version": "0.1.0"],
-            "instructions": "Tools and prompts of every server in the gateway's catalog, named <server>__<name>.",
-        ]
-        return Reply(
-            status: 200, headers: [("Mcp-Session-Id", sessionID)], body: ["jsonrpc": "2.0", "id": id, "result": result])
+        return admitted
     }
 
     func dispatch(method: String, params: JSONValue?, run: CallRun) async -> RPCOutcome {

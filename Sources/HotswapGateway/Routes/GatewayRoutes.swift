@@ -75,7 +75,7 @@ public struct GatewayRoutes: Sendable {
         }
         router.get("/metrics") { _, _ in await metricsText() }
         router.post("/mcp") { request, context in try await mcpPost(request, context) }
-        router.get("/mcp") { request, _ in mcpStream(request) }
+        router.get("/mcp") { request, context in mcpStream(request, client: Self.clientAddress(context)) }
         router.delete("/mcp") { request, _ in
             if let refusal = originRefusal(request) { return refusal }
             if let refusal = Self.statelessRefusal(request) { return refusal }
@@ -329,7 +329,7 @@ public struct GatewayRoutes: Sendable {
 
     /// `GET /mcp`: a server-sent event stream for a session, carrying `notifications/tools/list_changed`
     /// after swaps that change the tool set. It ends when the session is deleted or the gateway shuts down.
-    private func mcpStream(_ request: Request) -> Response {
+    private func mcpStream(_ request: Request, client: String) -> Response {
         if let refusal = originRefusal(request) { return refusal }
         if let refusal = Self.statelessRefusal(request) { return refusal }
         guard let accept = request.headers[.accept], accept.contains("text/event-stream") else {
@@ -338,7 +338,7 @@ public struct GatewayRoutes: Sendable {
         guard let session = request.headers[Self.sessionHeader] else {
             return Self.json(400, ["error": "GET /mcp needs the Mcp-Session-Id header; initialize first"])
         }
-        guard mcp.hasSession(session) else {
+        guard mcp.hasSession(session, client: client) else {
             return Self.json(404, ["error": "unknown or expired Mcp-Session-Id; initialize again"])
         }
         guard let (id, stream) = mcp.streams.open(session: session) else {
