@@ -49,19 +49,26 @@ CMD ["gateway", "--config", "/etc/hotswap", "--listen", "0.0.0.0:4444", "--contr
 
 # runtime-full: the same, plus what real catalogs start their servers with: python3 and uv/uvx (from PyPI),
 # Node.js with npm/npx (from Debian). docker build --target runtime-full -t hotswap:full .
-# HOME and the caches are under /tmp, which stays writable with a read-only root file system.
+# HOME and the caches are under /tmp, which stays writable with a read-only root file system. uv uses the
+# system's CA certificates (UV_SYSTEM_CERTS): behind a TLS-intercepting proxy, mount your bundle over
+# /etc/ssl/certs/ca-certificates.crt at run time, and give it to the build as a secret:
+#   docker build --secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt --target runtime-full .
 FROM runtime AS runtime-full
 ARG UV_VERSION=0.13.9
 USER 0
-RUN apt-get update \
+RUN --mount=type=secret,id=ca-bundle \
+    apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv nodejs npm git \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/uv \
+    && if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
     && /opt/uv/bin/pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}" \
     && ln -s /opt/uv/bin/uv /opt/uv/bin/uvx /usr/local/bin/
 USER 10001:10001
-ENV HOME=/tmp UV_CACHE_DIR=/tmp/.cache/uv UV_PYTHON_PREFERENCE=only-system UV_NO_PROGRESS=1 \
-    npm_config_cache=/tmp/.npm npm_config_update_notifier=false
+# Servers start with a minimal environment (HOME, PATH, ...): HOTSWAP_PASS_ENV gives them uv's and npm's settings.
+ENV HOME=/tmp UV_CACHE_DIR=/tmp/.cache/uv UV_PYTHON_PREFERENCE=only-system UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1 \
+    npm_config_cache=/tmp/.npm npm_config_update_notifier=false \
+    HOTSWAP_PASS_ENV=UV_CACHE_DIR,UV_PYTHON_PREFERENCE,UV_NO_PROGRESS,UV_SYSTEM_CERTS,npm_config_cache,npm_config_update_notifier
 
 # The default target: the slim runtime.
 FROM runtime

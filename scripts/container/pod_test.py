@@ -186,8 +186,13 @@ def full_image(root, port):
     directory = os.path.join(root, "examples", "full")
     run("docker", "rm", "-f", "full-gateway", check=False)
     start = time.monotonic()
-    run("docker", "run", "-d", "--name", "full-gateway", "--read-only", "--tmpfs", "/tmp:mode=1777",
+    # Read-only root, as in a pod: /tmp writable and executable (uvx runs servers from its cache there), and the
+    # control socket's directory the gateway's own.
+    run("docker", "run", "-d", "--name", "full-gateway", "--read-only", "--tmpfs", "/tmp:mode=1777,exec",
+        "--tmpfs", "/run/hotswap:uid=10001,gid=10001,mode=0700",
         "--cap-drop", "ALL", "-v", f"{directory}:/etc/hotswap:ro", "-p", f"127.0.0.1:{port}:4444",
+        # The host's CA bundle, as behind a TLS-intercepting proxy (uvx reaches PyPI with the system's CAs).
+        "-v", "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro",
         "hotswap:full", "gateway", "--config=/etc/hotswap", "--listen=0.0.0.0:4444", "--allow-host=127.0.0.1")
     try:
         wait_for("the time server's tools", lambda: "time__get_current_time" in tools(port), timeout=180,
