@@ -10,7 +10,8 @@ ConfigMap is a host directory published with the kubelet's update algorithm (a t
 `..data` symlink swapped by rename), the Secrets are directories with the manifest's file modes, the emptyDirs
 world-writable directories. Then a ConfigMap update must reach the gateway through the sidecar.
 
-Then hotswap:full runs examples/full/catalog.yaml: mcp-server-time and mcp-server-fetch started by uvx.
+First the image with its own command line (ENTRYPOINT, CMD, HEALTHCHECK); last, hotswap:full runs
+examples/full/catalog.yaml: mcp-server-time and mcp-server-fetch started by uvx.
 """
 
 import datetime
@@ -181,6 +182,27 @@ def pod_run(root, kustomization, port):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def default_command(port):
+    """The Dockerfile's own ENTRYPOINT, CMD and HEALTHCHECK: `docker run hotswap:latest` with nothing else."""
+    run("docker", "rm", "-f", "bare-gateway", check=False)
+    start = time.monotonic()
+    run("docker", "run", "-d", "--name", "bare-gateway", "-p", f"127.0.0.1:{port}:4444", IMAGE)
+    try:
+        wait_for("the image's HEALTHCHECK", lambda: run(
+            "docker", "inspect", "--format", "{{.State.Health.Status}}", "bare-gateway").strip() == "healthy",
+            timeout=90)
+        note("docker run hotswap:latest (default command): up to healthy", f"{time.monotonic() - start:.1f} s")
+        ok, text = call(port, "echo__echo", {"text": "bare"})
+        assert ok and "bare" in text, text
+        top = run("docker", "top", "bare-gateway", "-eo", "pid,ppid,comm")
+        assert "tini" in top and "hotswap" in top, top
+    except Exception:
+        print(f"---- bare-gateway\n{run('docker', 'logs', '--tail', '40', 'bare-gateway', check=False)}")
+        raise
+    finally:
+        run("docker", "rm", "-f", "bare-gateway", check=False)
+
+
 def full_image(root, port):
     """hotswap:full starts real servers from PyPI with uvx, as the README's full example does."""
     directory = os.path.join(root, "examples", "full")
@@ -212,6 +234,7 @@ def full_image(root, port):
 def main():
     root = sys.argv[1]
     try:
+        default_command(4449)
         pod_run(root, "deploy/kubernetes/base", 4446)
         pod_run(root, "deploy/kubernetes/overlays/sighup", 4447)
         full_image(root, 4448)
