@@ -14,10 +14,10 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 RUN --mount=type=cache,id=hotswap-swiftpm-build,target=/src/.build \
     swift build -c release --static-swift-stdlib --product hotswap \
-    && swift build -c release --static-swift-stdlib --product mcp-demo-server \
     && mkdir -p /out \
-    && cp .build/release/hotswap .build/release/mcp-demo-server /out/ \
-    && strip /out/hotswap /out/mcp-demo-server
+    && cp .build/release/hotswap /out/ \
+    && strip /out/hotswap \
+    && ln -s hotswap /out/mcp-demo-server
 
 # Runtime stage: libyaml and libcrypto (dynamically linked), CA certificates for remote servers, and tini
 # as PID 1, because the gateway spawns MCP server processes and something must reap orphans.
@@ -35,7 +35,8 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin hotswap \
     && mkdir -p /etc/hotswap /run/hotswap /keys /pubkeys \
     && chown hotswap:hotswap /run/hotswap /keys /pubkeys
-COPY --from=build /out/hotswap /out/mcp-demo-server /usr/local/bin/
+# mcp-demo-server is a link to hotswap, which runs the demo server when called by that name.
+COPY --from=build /out/ /usr/local/bin/
 COPY deploy/docker/catalog.yaml /etc/hotswap/catalog.yaml
 USER 10001:10001
 # tini reaps as a subreaper too where it is not PID 1 (a shared process namespace: compose `pid:`, a pod's

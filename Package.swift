@@ -105,20 +105,22 @@ let package = Package(
                 "HotswapWatch",
                 "HotswapGateway",
                 "HotswapSidecar",
+                "HotswapDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .executableTarget(
-            name: "mcp-demo-server",
+        .target(
+            name: "HotswapDemo",
             dependencies: [
                 "HotswapCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        .executableTarget(name: "mcp-demo-server", dependencies: ["HotswapDemo"]),
         .executableTarget(
             name: "hotswap-bench",
             dependencies: [

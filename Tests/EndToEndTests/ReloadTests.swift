@@ -14,6 +14,29 @@ func catalog(_ marker: String, _ servers: [(id: String, name: String?, extra: St
 
 func marker() -> String { "t\(UInt32.random(in: 0...UInt32.max))" }
 
+/// Issue 13, item 8: the image ships `mcp-demo-server` as a link to `hotswap` (one static Foundation, not two).
+@Test("hotswap called through a link named mcp-demo-server is the demo server, behind a real gateway")
+func demoServerByName() async throws {
+    let m = marker()
+    let dir = try TemporaryDirectory("hotswap-link")
+    let link = dir.file("mcp-demo-server")
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: TestPaths.product("hotswap"))
+    let text = """
+        version: 1
+        servers:
+          - id: linked
+            runtime:
+              type: local-process
+              command: \(link)
+              args: ["--name", "linked-\(m)"]
+        """
+    let gw = try await GatewayProcess(catalog: text, marker: m)
+    let client = try MCPTestClient(endpoint: .unix(path: gw.socket))
+    #expect(try client.tool("linked__echo", ["text": "one binary"]) == "one binary")
+    try await gw.finish()
+    dir.remove()
+}
+
 @Suite("Gateway reloads (real processes)", .serialized)
 struct ReloadTests {
     @Test("in-flight calls on a removed and on a modified server complete; new calls reach the new generation")

@@ -7,10 +7,12 @@ import Synchronization
 /// A tiny MCP server for tests, examples and the image: tools `echo`, `sleep`, `fail`, `whoami`, `crash`,
 /// `progress` and `sample`.
 /// Speaks newline-delimited JSON-RPC on stdio, or Streamable HTTP (JSON replies) with `--listen HOST:PORT`.
-@main
-struct DemoServer {
-    static func main() async throws {
-        var args = Array(CommandLine.arguments.dropFirst())
+/// A library, so that `hotswap` carries it too: the image ships `mcp-demo-server` as a link to `hotswap`, which
+/// runs this when called by that name, instead of a second 70 MB binary with its own static Foundation.
+public enum DemoServer {
+    /// Runs the server with these arguments (the command line without the program's name).
+    public static func run(_ arguments: [String]) async throws {
+        var args = arguments
         var name = "demo"
         var listen: String?
         while !args.isEmpty {

@@ -1,0 +1,3 @@
+import HotswapDemo
+
+try await DemoServer.run(Array(CommandLine.arguments.dropFirst()))
