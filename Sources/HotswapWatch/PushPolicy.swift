@@ -13,8 +13,8 @@ public struct PushPolicy: Sendable, Equatable {
         case answered(hash: String, SignalOutcome)
         /// Time passed (a poll tick): a retry may be due.
         case tick
-        /// The gateway reports `live` as its content.
-        case observedLive(hash: String)
+        /// The gateway reports `live` as its content; nil when it serves no catalog (`config_sha256: null`).
+        case observedLive(hash: String?)
     }
 
     public enum Action: Sendable, Equatable {

@@ -369,11 +369,10 @@ public final class ReloadController: Sendable {
         }
     }
 
-    func liveHash(_ endpoint: ControlEndpoint) async -> (hash: String, generation: Int)? {
-        guard let stats = try? await ControlAPIClient(endpoint: endpoint, timeoutSeconds: 5).stats(),
-            let hash = stats.configSha256
-        else { return nil }
-        return (hash, stats.generation)
+    /// The gateway's live hash (nil when it serves no catalog) and generation; nil when it cannot be asked.
+    func liveHash(_ endpoint: ControlEndpoint) async -> (hash: String?, generation: Int)? {
+        guard let stats = try? await ControlAPIClient(endpoint: endpoint, timeoutSeconds: 5).stats() else { return nil }
+        return (stats.configSha256, stats.generation)
     }
 
     /// Compares the gateway's live hash with the file's valid hash and pushes when they differ: a gateway that
@@ -381,20 +380,17 @@ public final class ReloadController: Sendable {
     /// A gateway that serves no catalog at all (`config_sha256: null`: its file was unreadable or invalid when it
     /// started) is pushed to as well.
     func reconcile() async {
-        guard let endpoint = configuration.stats,
-            let stats = try? await ControlAPIClient(endpoint: endpoint, timeoutSeconds: 5).stats()
-        else { return }
-        let live = stats.configSha256 ?? ""
+        guard let stats = configuration.stats, let live = await liveHash(stats) else { return }
         let now = clock.now()
         let (action, valid) = state.withLock { s in
-            (s.policy.event(.observedLive(hash: live), now: now), s.policy.valid)
+            (s.policy.event(.observedLive(hash: live.hash), now: now), s.policy.valid)
         }
         guard case .push = action else { return }
         logger.info(
-            live.isEmpty
+            live.hash == nil
                 ? "reconcile: the gateway serves no catalog; pushing the file's"
                 : "reconcile: the gateway serves other content; pushing the file's",
-            metadata: ["live.sha256": "\(live.isEmpty ? "none" : live)", "reload.sha256": "\(valid ?? "")"])
+            metadata: ["live.sha256": "\(live.hash ?? "none")", "reload.sha256": "\(valid ?? "")"])
     }
 
     // MARK: Logging

@@ -212,9 +212,13 @@ struct GatewayCommand: AsyncParsableCommand {
             throw ValidationError("--ca-file \(error.message)")
         }
         if let path = sessionKey ?? Terminal.env("HOTSWAP_SESSION_KEY_FILE") {
-            guard let bytes = try? FileIO.read(path, limit: 1 << 16), bytes.count >= TokenKey.minimumSecretBytes else {
+            let bytes: [UInt8]
+            do { bytes = try FileIO.read(path, limit: 1 << 16) } catch {
+                throw ValidationError("--session-key \(error)")
+            }
+            guard bytes.count >= TokenKey.minimumSecretBytes else {
                 throw ValidationError(
-                    "--session-key \(path): cannot be read, or holds fewer than \(TokenKey.minimumSecretBytes) bytes; make one with: head -c 32 /dev/urandom > \(path)"
+                    "--session-key \(path): \(bytes.count) bytes, fewer than \(TokenKey.minimumSecretBytes); make one with: head -c 32 /dev/urandom > \(path)"
                 )
             }
             settings.sessionKey = bytes

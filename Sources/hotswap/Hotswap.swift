@@ -3,32 +3,45 @@ import Foundation
 import HotswapCore
 import HotswapDemo
 
+/// The program's entry: called as `mcp-demo-server` (the image's link to this binary) it is the demo server,
+/// otherwise the CLI.
 @main
-struct Hotswap: AsyncParsableCommand {
-    /// Called as `mcp-demo-server` (the image's link to this binary), it is the demo server; else the CLI.
+enum Entry {
     static func main() async {
-        let name = CommandLine.arguments.first?.split(separator: "/").last.map(String.init)
-        if name == "mcp-demo-server" {
-            do {
-                try await DemoServer.run(Array(CommandLine.arguments.dropFirst()))
-                Foundation.exit(0)
-            } catch {
-                Terminal.error("mcp-demo-server: \(error)")
-                Foundation.exit(1)
-            }
+        guard CommandLine.arguments.first?.split(separator: "/").last == "mcp-demo-server" else {
+            await cli()
+            return
         }
         do {
-            var command = try parseAsRoot()
-            if var asynchronous = command as? AsyncParsableCommand {
+            try await DemoServer.run(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            Terminal.error("mcp-demo-server: \(error)")
+            exit(1)
+        }
+    }
+
+    /// ArgumentParser's own main, but a setting refused while a subcommand runs (a `ValidationError` from `run`,
+    /// e.g. an unreadable --ca-file) names that subcommand's help instead of printing the root's usage line.
+    static func cli() async {
+        var command: any ParsableCommand
+        do { command = try Hotswap.parseAsRoot() } catch { Hotswap.exit(withError: error) }
+        do {
+            if var asynchronous = command as? any AsyncParsableCommand {
                 try await asynchronous.run()
             } else {
                 try command.run()
             }
+        } catch let refused as ValidationError {
+            let name = type(of: command).configuration.commandName ?? "hotswap"
+            Terminal.error("Error: \(refused.message)\n  See 'hotswap \(name) --help'.")
+            exit(ExitCode.validationFailure.rawValue)
         } catch {
-            exit(withError: error)
+            Hotswap.exit(withError: error)
         }
     }
+}
 
+struct Hotswap: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotswap",
         abstract: "Hot reload for MCP gateways in containers.",

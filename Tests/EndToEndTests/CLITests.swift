@@ -208,12 +208,13 @@ struct CLITests {
 
     /// Flags that cannot work together, or a file that cannot work at all, are refused at start with what to do,
     /// not found out at the first reload.
-    @Test("sidecar and gateway refuse misused peer and TLS flags at start, naming them")
+    @Test("sidecar and gateway refuse misused peer, TLS and session-key flags at start, naming them")
     func refusedAtStart() throws {
         let dir = try TemporaryDirectory("flags")
         defer { dir.remove() }
         let catalog = try dir.write("catalog.yaml", "version: 1\nservers: []\n")
         let notPEM = try dir.write("ca.pem", "not a certificate\n")
+        let shortKey = try dir.write("short.key", "short\n")
         let cases: [([String], String)] = [
             (["sidecar", "--watch", catalog, "--reply-confirms"], "--reply-confirms is for --signal http alone"),
             (
@@ -233,6 +234,14 @@ struct CLITests {
                     notPEM,
                 ],
                 "--ca-file \(notPEM)"
+            ),
+            (
+                ["gateway", "--config", catalog, "--no-listen", "--session-key", dir.file("missing.key")],
+                "--session-key \(dir.file("missing.key")): "
+            ),
+            (
+                ["gateway", "--config", catalog, "--no-listen", "--session-key", shortKey],
+                "--session-key \(shortKey): 6 bytes, fewer than 32; make one with: head -c 32 /dev/urandom"
             ),
         ]
         for (arguments, says) in cases {

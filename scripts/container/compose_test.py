@@ -26,6 +26,8 @@ except ImportError:  # the 1.x line
 PROJECT = "hotswapct"
 COMPOSE = os.environ.get("HOTSWAP_COMPOSE", "docker-compose").split()
 results = []
+# Container ids by service, as `compose ps -q` gave them; forgotten at every `compose up` or `down`.
+containers = {}
 
 
 def note(what, value):
@@ -41,21 +43,39 @@ def run(*argv, check=True, capture=True, env=None):
 
 
 def compose(*args, check=True):
+    if "up" in args or "down" in args:
+        containers.clear()
     return run(*COMPOSE, "-p", PROJECT, *args, check=check)
 
 
 def container(service):
-    ids = compose("ps", "-q", service).split()
-    if not ids:
-        raise AssertionError(f"no container for {service}")
-    return ids[0]
+    """The service's container id (asked of compose once: docker-compose 1.29 takes about half a second)."""
+    if service not in containers:
+        ids = compose("ps", "-q", service).split()
+        if not ids:
+            raise AssertionError(f"no container for {service}")
+        containers[service] = ids[0]
+    return containers[service]
+
+
+def health_of(name):
+    """A container's health status (by id or name), or "missing"."""
+    done = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", name],
+                          capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else "missing"
 
 
 def health(service):
     try:
-        return run("docker", "inspect", "--format", "{{.State.Health.Status}}", container(service)).strip()
+        return health_of(container(service))
     except AssertionError:
         return "missing"
+
+
+def summary(title):
+    print(f"== {title}: all passed")
+    for what, value in results:
+        print(f"   {what:45} {value}")
 
 
 def wait_for(what, condition, timeout=60.0, interval=0.05):
@@ -287,9 +307,7 @@ def main():
             print(f"---- {service}\n{logs(service)[-4000:]}")
         compose("--profile", "sighup", "down", "-v", check=False)
         return 1
-    print("== compose: all passed")
-    for what, value in results:
-        print(f"   {what:45} {value}")
+    summary("compose")
     return 0
 
 

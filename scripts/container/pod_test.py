@@ -17,7 +17,6 @@ examples/full/catalog.yaml: mcp-server-time and mcp-server-fetch started by uvx.
 import datetime
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from compose_test import call, note, results, run, tools, wait_for  # noqa: E402
+from compose_test import call, health_of, note, run, summary, tools, wait_for  # noqa: E402
 
 IMAGE = "hotswap:latest"
 
@@ -147,8 +146,7 @@ def pod_run(root, kustomization, port):
                 *container.get("args", []))
         for container in pod["containers"]:
             name = f"pod-{container['name']}"
-            wait_for(f"{name} healthy", lambda: run(
-                "docker", "inspect", "--format", "{{.State.Health.Status}}", name).strip() == "healthy", timeout=90)
+            wait_for(f"{name} healthy", lambda: health_of(name) == "healthy", timeout=90)
         label = os.path.basename(kustomization)
         note(f"pod ({label}): up to healthy", f"{time.monotonic() - start:.1f} s")
         for container in pod["containers"]:
@@ -188,9 +186,7 @@ def default_command(port):
     start = time.monotonic()
     run("docker", "run", "-d", "--name", "bare-gateway", "-p", f"127.0.0.1:{port}:4444", IMAGE)
     try:
-        wait_for("the image's HEALTHCHECK", lambda: run(
-            "docker", "inspect", "--format", "{{.State.Health.Status}}", "bare-gateway").strip() == "healthy",
-            timeout=90)
+        wait_for("the image's HEALTHCHECK", lambda: health_of("bare-gateway") == "healthy", timeout=90)
         note("docker run hotswap:latest (default command): up to healthy", f"{time.monotonic() - start:.1f} s")
         ok, text = call(port, "echo__echo", {"text": "bare"})
         assert ok and "bare" in text, text
@@ -241,9 +237,7 @@ def main():
     except Exception as e:
         print(f"FAILED: {e}", flush=True)
         return 1
-    print("== pods and the full image: all passed")
-    for what, value in results:
-        print(f"   {what:45} {value}")
+    summary("pods and the full image")
     return 0
 
 

@@ -393,7 +393,7 @@ public final class MCPEndpoint: Sendable {
     public var sessionCount: Int { sessions.withLock { $0.count } }
 
     /// Whether a session id is live (for `GET /mcp`), taking up one another gateway began.
-    public func hasSession(_ id: String, client: String = "") -> Bool {
+    public func hasSession(_ id: String, client: String) -> Bool {
         sessions.withLock { $0[id] != nil } || takeUp(id, client: client)
     }
 

@@ -17,9 +17,10 @@ public struct SessionSeal: Sendable {
     public init(key: [UInt8]) { self.key = Crypto.sha256(Array("hotswap session id v1".utf8) + key) }
 
     /// A key of this process alone: its sessions end with it.
-    public static func random() -> SessionSeal {
-        SessionSeal(key: (try? Crypto.randomBytes(32)) ?? (0..<32).map { _ in UInt8.random(in: 0...255) })
-    }
+    public static func random() -> SessionSeal { SessionSeal(key: randomBytes(32)) }
+
+    /// The system's generator (getrandom on Linux), as the gateway's session ids always used.
+    static func randomBytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255) } }
 
     /// The key every replica of a deployment shares without a `--session-key`: derived from the token keys they
     /// all mount (the same public key), so sessions travel between them with no secret of their own.
@@ -36,8 +37,9 @@ public struct SessionSeal: Sendable {
     }
 
     public func seal(version: String, capabilities: JSONValue) -> String {
-        let nonce = (try? Crypto.randomBytes(16)) ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
-        let payload: JSONValue = ["v": .string(version), "c": capabilities, "n": .string(hexString(nonce))]
+        let payload: JSONValue = [
+            "v": .string(version), "c": capabilities, "n": .string(hexString(Self.randomBytes(16))),
+        ]
         let body = Self.prefix + Base64URL.encode(payload.serialized)
         return body + "." + Base64URL.encode(Crypto.hmacSHA256(key: key, message: Array(body.utf8)))
     }
