@@ -100,6 +100,10 @@ struct SignalModeTests {
         #expect(hup.log.contains("taken as the one the gateway loaded"))
         try Data("{\"v\": 2}".utf8).write(to: URL(fileURLWithPath: watched))
         try await eventually("the SIGHUP") { counts().first == 1 }
+        // The target can count the signal before the sidecar has recorded sending it.
+        try await eventually("the push recorded as unconfirmed") {
+            try await hup.metric("hotswap_sidecar_reloads_total{result=\"unconfirmed\"}") >= 1
+        }
         #expect(try await hup.metric("hotswap_sidecar_reloads_total{result=\"unconfirmed\"}") == 1)
         #expect(hup.log.contains("signalled but unconfirmed"))
         try await hup.stop()
