@@ -98,6 +98,10 @@ public enum DemoServer {
             if method == "initialize" { headers[HTTPField.Name("Mcp-Session-Id")!] = "demo-\(getpid())" }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.serialized)))
         }
+        // No server-initiated stream and no session to end: 405, as the specification asks (a 404 would tell a
+        // client its session is gone).
+        router.get("/mcp") { _, _ in Response(status: .methodNotAllowed) }
+        router.delete("/mcp") { _, _ in Response(status: .methodNotAllowed) }
         let app = Application(
             router: router, configuration: .init(address: .hostname(host.isEmpty ? "0.0.0.0" : host, port: port)))
         try await app.runService()

@@ -1,76 +1,99 @@
 import Synchronization
 
-/// Owns background work as child tasks of one task group, so nothing runs in a stored, unowned `Task`.
+/// Owns background work: every piece runs in a task the supervisor keeps until it ends, cancels at a cancelling
+/// `finish`, and waits for at `finish`, so nothing runs unowned or outlives the gateway.
 ///
-/// The group is the caller of `run()`: a service's (the gateway runs its supervisors inside the registry
-/// service), or, when no service runs it (a registry used on its own, as the benchmark does), `finish()`'s.
-/// Work spawned before `run()` starts waits for it; work spawned after `finish()` is refused, so the caller
-/// can answer "shutting down" instead of waiting forever.
+/// Each piece is its own task, started at once: a call's work costs one task and no hop through a feeding loop
+/// (each thread wake-up costs tens of microseconds on a small VM; see `scripts/bench-load`). `run()` is the
+/// owner's side: it returns once `finish()` has been called and the work is done, and cancelling the task that
+/// runs it cancels the work. Work spawned after `finish()` is refused, so the caller can answer "shutting down"
+/// instead of waiting forever.
 public final class TaskSupervisor: Sendable {
-    private let jobs: AsyncStream<@Sendable () async -> Void>
-    private let submit: AsyncStream<@Sendable () async -> Void>.Continuation
     private struct State {
-        var claimed = false
         var finishing = false
-        var cancelling = false
-        var done = false
+        var running: [Int: Task<Void, Never>] = [:]
+        var next = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
 
-    public init() {
-        (jobs, submit) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
-    }
+    public init() {}
 
-    /// Runs `work` as a child of the supervisor's group. False when the supervisor has finished (the work does
-    /// not run).
+    /// Runs `work` in a task of the supervisor's. False when the supervisor has finished (the work does not run).
     @discardableResult
     public func spawn(_ work: @escaping @Sendable () async -> Void) -> Bool {
-        // Checked under the lock that `finish` takes, so no job slips in behind the stream's end unnoticed.
+        spawnCancellable(work) != nil
+    }
+
+    /// Runs `work` in a task of the supervisor's; returns what cancels that task, or nil when the supervisor has
+    /// finished (the work does not run).
+    public func spawnCancellable(_ work: @escaping @Sendable () async -> Void) -> (@Sendable () -> Void)? {
+        // Under the lock that `finish` takes, so no work slips in behind it unnoticed; the task's own end takes
+        // the lock too, so it finds itself registered.
         state.withLock { s in
-            guard !s.finishing else { return false }
-            if case .terminated = submit.yield(work) { return false }
-            return true
+            guard !s.finishing else { return nil }
+            let id = s.next
+            s.next += 1
+            let task = Task {
+                await work()
+                self.ended(id)
+            }
+            s.running[id] = task
+            return { task.cancel() }
         }
     }
 
-    /// Runs spawned work until `finish()`, then returns once the last piece is done (or, when finishing with
-    /// cancellation, cancelled and done). Only the first caller runs it; later callers return at once.
-    public func run() async {
-        guard
-            state.withLock({ s in
-                defer { s.claimed = true }
-                return !s.claimed
-            })
-        else { return }
-        await withDiscardingTaskGroup { group in
-            for await job in jobs { group.addTask { await job() } }
-            if state.withLock({ $0.cancelling }) { group.cancelAll() }
-        }
+    private func ended(_ id: Int) {
         let waiters = state.withLock { s in
-            s.done = true
-            defer { s.waiters = [] }
-            return s.waiters
+            s.running[id] = nil
+            return Self.doneWaiters(&s)
         }
         for w in waiters { w.resume() }
     }
 
-    /// No more work: waits for what is queued or running (running it here when nothing else does). With
-    /// `cancelling`, running work is cancelled first (timers, refreshes); without, it runs to its end (drains).
-    public func finish(cancelling: Bool = false) async {
-        let claimed = state.withLock { s in
-            s.finishing = true
-            s.cancelling = cancelling
-            return s.claimed
+    /// The waiters to wake, once `finish()` has been called and no work runs (taken out of the state).
+    private static func doneWaiters(_ s: inout State) -> [CheckedContinuation<Void, Never>] {
+        guard s.finishing, s.running.isEmpty else { return [] }
+        defer { s.waiters = [] }
+        return s.waiters
+    }
+
+    private func cancelAll() {
+        for task in state.withLock({ Array($0.running.values) }) { task.cancel() }
+    }
+
+    /// The owner's side: returns once `finish()` has been called and the work is done. Cancelling the task that
+    /// runs it cancels the work.
+    public func run() async {
+        await withTaskCancellationHandler {
+            await done()
+        } onCancel: {
+            cancelAll()
         }
-        submit.finish()
-        if !claimed { await run() }
+    }
+
+    /// No more work: waits for what is running. With `cancelling`, running work is cancelled first (timers,
+    /// refreshes); without, it runs to its end (drains).
+    public func finish(cancelling: Bool = false) async {
+        // With nothing running, `run()` (waiting since before) is woken here: no task's end will do it.
+        let waiters = state.withLock { s in
+            s.finishing = true
+            return Self.doneWaiters(&s)
+        }
+        for w in waiters { w.resume() }
+        if cancelling { cancelAll() }
+        await done()
+    }
+
+    /// Waits until `finish()` has been called and no work runs.
+    private func done() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { s -> Bool in
-                if !s.done { s.waiters.append(c) }
-                return s.done
+            let now = state.withLock { s -> Bool in
+                if s.finishing && s.running.isEmpty { return true }
+                s.waiters.append(c)
+                return false
             }
-            if done { c.resume() }
+            if now { c.resume() }
         }
     }
 }

@@ -51,7 +51,8 @@ public struct LocalFileSystem: WatchFileSystem {
 
 /// Watches a catalog by polling: a `stat` fast path every tick, a full read and SHA-256 when the stamp changes
 /// (or every `fullHashEvery` regardless), and a new hash counts only once it reads the same again after
-/// `settle`. inotify is not used: it does not cross Docker Desktop shares, NFS, or a ConfigMap's symlink swap.
+/// `settle` (shorter once an inotify hint says the writer is done; polling stays the truth, since inotify does not
+/// cross Docker Desktop shares, NFS or every ConfigMap setup).
 ///
 /// The poller holds no timer: the caller passes the time and sleeps as `poll` says, so tests drive it tick by tick.
 public struct CatalogPoller: Sendable {
@@ -75,6 +76,9 @@ public struct CatalogPoller: Sendable {
         public var fullHashEvery: Duration = .seconds(30)
         /// 200 ms: long enough for an editor or `kubectl cp` to finish writing, short enough to feel instant.
         public var settle: Duration = .milliseconds(200)
+        /// 20 ms: the settle once inotify has seen the writer finish (a close after writing, a rename into
+        /// place, a `..data` swap): one confirming read instead of the whole settle.
+        public var settleAfterWriterDone: Duration = .milliseconds(20)
         public var maxBytes: Int = YAMLLimits.default.maxBytes
 
         public init(watch: String) { self.watch = watch }
@@ -85,7 +89,9 @@ public struct CatalogPoller: Sendable {
     private var lastStamp: FileStamp?
     private var lastPath: String?
     private var lastFullRead: ContinuousClock.Instant?
-    private var candidate: (hash: String, seen: ContinuousClock.Instant)?
+    private var candidate: (hash: String, seen: ContinuousClock.Instant, writerDone: Bool)?
+    /// A hint said the writer finished, since the last poll that took it.
+    private var writerDone = false
     private var lastProblem: String?
     /// The hash last acted on (settled), whether or not it turned out valid.
     public private(set) var settledHash: String?
@@ -130,21 +136,38 @@ public struct CatalogPoller: Sendable {
         lastPath = path
         lastFullRead = now
         let hash = ContentHash.sha256(bytes)
+        // A writer-done hint speaks of the content this read saw, and of no later write.
+        let finished = writerDone
+        writerDone = false
         if hash == settledHash {
             candidate = nil
             return .unchanged
         }
         if let c = candidate, c.hash == hash {
+            let quick = c.writerDone || finished
+            candidate?.writerDone = quick
+            let needed = quick ? min(settings.settle, settings.settleAfterWriterDone) : settings.settle
             let waited = now - c.seen
-            if waited >= settings.settle {
+            if waited >= needed {
                 candidate = nil
                 settledHash = hash
                 return .settled(bytes: bytes, hash: hash)
             }
-            return .settling(hash: hash, confirmAfter: settings.settle - waited)
+            return .settling(hash: hash, confirmAfter: needed - waited)
         }
-        candidate = (hash, now)
-        return .settling(hash: hash, confirmAfter: settings.settle)
+        candidate = (hash, now, finished)
+        return .settling(
+            hash: hash,
+            confirmAfter: finished ? min(settings.settle, settings.settleAfterWriterDone) : settings.settle)
+    }
+
+    /// inotify saw the writer finish (a close after writing, a rename into place, a `..data` swap): the content
+    /// the next poll reads needs only one confirming read, `settleAfterWriterDone` later, instead of the whole
+    /// settle. Where no hint comes (NFS, Docker Desktop shares), the whole settle stays.
+    public mutating func writerFinished() {
+        writerDone = true
+        // The stamp may not have moved (a rename of equal size within the same tick): read anyway.
+        lastStamp = nil
     }
 
     private mutating func problem(_ path: String, _ reason: String) -> Outcome {

@@ -98,26 +98,45 @@ public final class ReloadController: Sendable {
                 "watch.path": "\(poller.withLock { $0.resolvedPath() })", "signal": "\(configuration.signaler.name)",
             ])
         let hint =
-            configuration.inotifyHint ? ChangeHint(directory: Self.hintDirectory(configuration.poller.watch)) : nil
-        let (ticks, tick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                while !Task.isCancelled {
-                    tick.yield()
-                    let wait = self.state.withLock { s in
-                        defer { s.wantTickAfter = nil }
-                        return min(s.wantTickAfter ?? self.configuration.interval, self.configuration.interval)
-                    }
-                    if let hint {
-                        await hint.wait(upTo: wait)
-                    } else {
-                        try? await Task.sleep(for: wait)
-                    }
+            configuration.inotifyHint
+            ? ChangeHint(
+                directory: Self.hintDirectory(configuration.poller.watch),
+                finished: Self.hintNames(configuration.poller)) : nil
+        await run(ticks: Ticks(controller: self, hint: hint))
+    }
+
+    /// Ticks for `run()`: the first at once, then each one `interval` (or the sooner time the last poll asked
+    /// for: a settle's confirming read, a retry) after the previous tick's poll has finished, or at once on an
+    /// inotify hint. Timed from the end of the poll, so a settle asked for by that poll is kept to its length.
+    struct Ticks: AsyncSequence, Sendable {
+        let controller: ReloadController
+        let hint: ChangeHint?
+
+        func makeAsyncIterator() -> Iterator { Iterator(controller: controller, hint: hint) }
+
+        struct Iterator: AsyncIteratorProtocol {
+            let controller: ReloadController
+            let hint: ChangeHint?
+            var first = true
+
+            mutating func next() async -> Void? {
+                if first {
+                    first = false
+                    return ()
                 }
-                tick.finish()
+                let interval = controller.configuration.interval
+                let wait = controller.state.withLock { s in
+                    defer { s.wantTickAfter = nil }
+                    return Swift.min(s.wantTickAfter ?? interval, interval)
+                }
+                if let hint {
+                    await hint.wait(upTo: wait)
+                    if hint.takeWriterDone() { controller.poller.withLock { $0.writerFinished() } }
+                } else {
+                    try? await Task.sleep(for: wait)
+                }
+                return Task.isCancelled ? nil : ()
             }
-            await run(ticks: ticks)
-            group.cancelAll()
         }
     }
 
@@ -173,6 +192,13 @@ public final class ReloadController: Sendable {
         if FileIO.isDirectory(watch) { return watch }
         let parent = URL(fileURLWithPath: watch).deletingLastPathComponent().path
         return parent.isEmpty ? "." : parent
+    }
+
+    /// The names whose close-after-write or move into place says the writer is done: the catalog file's own
+    /// name, or, in a directory, the catalog's name and a ConfigMap's `..data`.
+    static func hintNames(_ settings: CatalogPoller.Settings) -> Set<String> {
+        if FileIO.isDirectory(settings.watch) { return [settings.file, "..data"] }
+        return [URL(fileURLWithPath: settings.watch).lastPathComponent]
     }
 
     /// One poll of the file. True when valid new content is waiting to be pushed.

@@ -254,6 +254,43 @@ struct ReloadTests {
         try await gw.finish()
     }
 
+    /// Issue 14, item 5: the settle cost its full length even when the writer was plainly done.
+    @Test("a writer seen done (closed after writing, renamed in, a ConfigMap swap) skips the rest of the settle")
+    func writerDoneSkipsSettle() async throws {
+        let m = marker()
+        // A settle longer than the wait below: an edit applied in time can only have come through the hint.
+        let gw = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]), arguments: ["--watch-interval", "30s", "--settle", "60s"], marker: m)
+        func applied(_ generation: Int64) async throws {
+            try await eventually("generation \(generation) applied before the 60 s settle", timeout: .seconds(15)) {
+                try gw.json("GET", "/stats").1["generation"]?.intValue == generation
+            }
+        }
+        try Data(catalog(m, [("a", nil, ""), ("b", nil, "")]).utf8).write(to: URL(fileURLWithPath: gw.configPath))
+        try await applied(2)
+        let tmp = gw.dir.file(".catalog.yaml.tmp")
+        try Data(catalog(m, [("b", nil, "")]).utf8).write(to: URL(fileURLWithPath: tmp))
+        #expect(rename(tmp, gw.configPath) == 0)
+        try await applied(3)
+        try await gw.finish()
+
+        let dir = try TemporaryDirectory("writer-done")
+        defer { dir.remove() }
+        var configMap = try KubeletConfigMap(directory: dir.url.appendingPathComponent("cm"))
+        try configMap.publish(["catalog.yaml": catalog(m, [("a", nil, "")])])
+        let pod = try await GatewayProcess(
+            catalog: catalog(m, [("a", nil, "")]),
+            arguments: [
+                "--config", configMap.directory.path, "--file", "catalog.yaml", "--watch-interval", "30s", "--settle",
+                "60s",
+            ], marker: m)
+        try configMap.publish(["catalog.yaml": catalog(m, [("a", nil, ""), ("c", nil, "")])])
+        try await eventually("the ConfigMap swap applied before the 60 s settle", timeout: .seconds(15)) {
+            try pod.json("GET", "/stats").1["generation"]?.intValue == 2
+        }
+        try await pod.finish()
+    }
+
     @Test("the in-process watcher applies an edit made by rename-save")
     func watcher() async throws {
         let m = marker()

@@ -327,6 +327,34 @@ struct RobustBackendTests {
         gw.dir.remove()
     }
 
+    /// Issue 14, item 3: the warm start of a replacement competed on equal terms with the servers answering calls.
+    @Test("a server warming beside live traffic runs at a lower priority, and at the gateway's once swapped in")
+    func warmStartsYield() async throws {
+        let m = marker()
+        let gate = FileManager.default.temporaryDirectory.appendingPathComponent("warm-gate-\(m)").path
+        defer { unlink(gate) }
+        let live = "version: 1\nservers:\n" + GatewayProcess.demo("a", marker: m)
+        let gw = try await GatewayProcess(catalog: live, marker: m)
+        let slow =
+            misbehaving("slow", marker: m + "-slow", flags: ["--initialize-gate", gate])
+            + "\n    prestart: true\n    start_timeout: 60s\n"
+        async let reload = onThread { try gw.reload(live + "\n" + slow) }
+        var pid: Int32 = 0
+        try await eventually("the new server to be warming") {
+            pid = GatewayProcess.processes(matching: m + "-slow").first.flatMap { Int32($0.prefix { $0 != ":" }) } ?? 0
+            return pid != 0
+        }
+        // The gateway runs at the test's priority; it lowers a warming server only where it can put it back.
+        let own = try #require(WarmPriority.niceness(of: getpid()))
+        let lowered = WarmPriority.available ? min(19, own + WarmPriority.step) : own
+        try await eventually("the warming server at nice \(lowered)") { WarmPriority.niceness(of: pid) == lowered }
+        #expect(creat(gate, 0o600) >= 0)
+        let (status, report) = try await reload
+        #expect(status == 200 && report["result"] == "applied", "\(report)")
+        #expect(WarmPriority.niceness(of: pid) == own, "swapped in: back at the gateway's priority")
+        try await gw.finish()
+    }
+
     /// Issue 9, item 7: a server that never answered `initialize` made every `tools/list` wait request_timeout.
     @Test("tools/list does not wait for a stuck server: the ready ones at once, a late one with list_changed")
     func toolsListIsBounded() async throws {

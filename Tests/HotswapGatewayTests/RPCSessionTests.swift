@@ -289,13 +289,13 @@ struct ConcurrencyLimitTests {
 
 @Suite("TaskSupervisor and SharedOutcome")
 struct TaskSupervisorTests {
-    @Test("work spawned before run waits for it; finish waits for running work; later spawns are refused")
+    @Test("work runs at once; finish waits for running work; later spawns are refused")
     func lifecycle() async throws {
         let supervisor = TaskSupervisor()
         let ran = Recorder<Int>()
         #expect(supervisor.spawn { ran.append(1) })
         async let running: Void = supervisor.run()
-        try await eventually("the queued work to run") { ran.values.count == 1 }
+        try await eventually("the work to run") { ran.values.count == 1 }
         let gate = SharedOutcome<Void>()
         supervisor.spawn {
             try? await gate.value()
@@ -325,7 +325,44 @@ struct TaskSupervisorTests {
         #expect(wasCancelled)
     }
 
-    @Test("finish runs queued work itself when nothing ran the supervisor")
+    @Test("run() returns when finish comes with nothing running (no task's end is left to wake it)")
+    func finishIdle() async throws {
+        let supervisor = TaskSupervisor()
+        let returned = Recorder<Bool>()
+        let owner = Task {
+            await supervisor.run()
+            returned.append(true)
+        }
+        let ran = Recorder<Bool>()
+        supervisor.spawn { ran.append(true) }
+        try await eventually("the work to end") { !ran.values.isEmpty }
+        await supervisor.finish()
+        try await eventually("run() to return") { !returned.values.isEmpty }
+        await owner.value
+    }
+
+    @Test("spawnCancellable cancels its own work alone; cancelling run()'s task cancels all")
+    func cancellable() async throws {
+        let supervisor = TaskSupervisor()
+        let cancelled = Recorder<String>()
+        let never = SharedOutcome<Void>()
+        let cancelA = try #require(
+            supervisor.spawnCancellable {
+                if (try? await never.value()) == nil { cancelled.append("a") }
+            })
+        supervisor.spawn {
+            if (try? await never.value()) == nil { cancelled.append("b") }
+        }
+        cancelA()
+        try await eventually("a cancelled") { cancelled.values == ["a"] }
+        let owner = Task { await supervisor.run() }
+        owner.cancel()
+        try await eventually("b cancelled with run()'s task") { cancelled.values.sorted() == ["a", "b"] }
+        await supervisor.finish()
+        await owner.value
+    }
+
+    @Test("finish waits for work when nothing runs the supervisor")
     func finishUnclaimed() async {
         let supervisor = TaskSupervisor()
         let ran = Recorder<Bool>()

@@ -1,8 +1,10 @@
+import Glibc
 import HotswapCore
 import HotswapRuntime
 import HotswapTestSupport
-import HotswapWatch
 import Testing
+
+@testable import HotswapWatch
 
 @Suite("Catalog poller (pure, driven tick by tick)")
 struct CatalogPollerTests {
@@ -27,6 +29,57 @@ struct CatalogPollerTests {
             p.poll(now: t0 + .milliseconds(200))
                 == .settled(bytes: Array("a".utf8), hash: ContentHash.sha256(Array("a".utf8))))
         #expect(p.poll(now: t0 + .milliseconds(700)) == .unchanged)
+    }
+
+    @Test("once a hint says the writer is done, one confirming read settles it; without one the whole settle")
+    func writerDone() {
+        let fs = MemoryFileSystem()
+        fs.set("/c.yaml", "a")
+        var p = poller(fs)
+        p.writerFinished()
+        guard case .settling(_, let after) = p.poll(now: t0) else { Issue.record("expected settling"); return }
+        #expect(after == .milliseconds(20))
+        #expect(
+            p.poll(now: t0 + .milliseconds(20))
+                == .settled(bytes: Array("a".utf8), hash: ContentHash.sha256(Array("a".utf8))))
+        // The hint that comes after the content was first seen shortens that candidate's settle too.
+        fs.set("/c.yaml", "b")
+        guard case .settling(_, let full) = p.poll(now: t0 + .seconds(1)) else {
+            Issue.record("expected settling"); return
+        }
+        #expect(full == .milliseconds(200), "no hint: the whole settle")
+        p.writerFinished()
+        guard case .settled = p.poll(now: t0 + .seconds(1) + .milliseconds(20)) else {
+            Issue.record("the hint did not shorten the settle"); return
+        }
+        // Content still changing after the hint does not settle early: the new content starts over.
+        fs.set("/c.yaml", "c")
+        p.writerFinished()
+        _ = p.poll(now: t0 + .seconds(2))
+        fs.set("/c.yaml", "cc")
+        guard case .settling(_, let again) = p.poll(now: t0 + .seconds(2) + .milliseconds(20)) else {
+            Issue.record("changing content settled"); return
+        }
+        #expect(again == .milliseconds(200))
+    }
+
+    @Test("inotify events: a close after writing or a move into place of the catalog says its writer is done")
+    func inotifyEvents() {
+        func event(_ mask: Int32, _ name: String) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            withUnsafeBytes(of: UInt32(mask).littleEndian) { bytes.replaceSubrange(4..<8, with: $0) }
+            let padded = Array(name.utf8) + [UInt8](repeating: 0, count: 16 - name.utf8.count % 16)
+            withUnsafeBytes(of: UInt32(padded.count).littleEndian) { bytes.replaceSubrange(12..<16, with: $0) }
+            return bytes + padded
+        }
+        let names: Set<String> = ["catalog.yaml", "..data"]
+        #expect(ChangeHint.writerDone(in: ArraySlice(event(IN_CLOSE_WRITE, "catalog.yaml")), names))
+        #expect(ChangeHint.writerDone(in: ArraySlice(event(IN_MODIFY, "x") + event(IN_MOVED_TO, "..data")), names))
+        #expect(!ChangeHint.writerDone(in: ArraySlice(event(IN_MODIFY, "catalog.yaml")), names), "still writing")
+        #expect(!ChangeHint.writerDone(in: ArraySlice(event(IN_CLOSE_WRITE, ".catalog.yaml.swp")), names))
+        #expect(
+            !ChangeHint.writerDone(in: ArraySlice(event(IN_CLOSE_WRITE, "catalog.yaml").prefix(20)), names), "cut short"
+        )
     }
 
     @Test("a half-written file that keeps changing never settles")

@@ -39,6 +39,8 @@ public final class Backend: Sendable {
         var session: RPCSession?
         /// The start in progress, which every caller that arrives meanwhile joins.
         var starting: SharedOutcome<Void>?
+        /// Warming beside live traffic: the process starts at a lower priority (`WarmPriority`).
+        var warmingBehind = false
         var inFlight = 0
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var offerings: Offerings?
@@ -304,6 +306,18 @@ public final class Backend: Sendable {
         if !spawned { completion(BackendError(.unavailable, "the gateway is shutting down")) }
     }
 
+    /// Warms beside live traffic: started by `ensureStarted` at a lower priority until `warmed()`.
+    func warmBehind() { state.withLock { $0.warmingBehind = true } }
+
+    /// Swapped in: back at the gateway's priority.
+    func warmed() {
+        let pid = state.withLock { s -> Int32? in
+            defer { s.warmingBehind = false }
+            return s.warmingBehind ? s.link?.pid : nil
+        }
+        if let pid { WarmPriority.restore(group: pid) }
+    }
+
     /// Starts the process and completes the MCP handshake (`initialize`, `notifications/initialized`,
     /// `tools/list`) unless it is already running. Concurrent callers share one start, which runs in the
     /// supervisor's group: a caller that goes away stops waiting, and the start goes on for the others.
@@ -369,10 +383,12 @@ public final class Backend: Sendable {
             let link = try await launcher.launch(
                 definition, environment: baseEnvironment, logger: logger, events: session.events)
             session.attach(link.transport)
-            state.withLock { s in
+            let lowered = state.withLock { s in
                 s.link = link
                 s.session = session
+                return s.warmingBehind
             }
+            if lowered, let pid = link.pid { WarmPriority.lower(group: pid) }
             link.onEnd { [weak self] description in self?.ended(link, description) }
             let initialize: RPCOutcome
             do {

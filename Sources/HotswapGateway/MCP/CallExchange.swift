@@ -22,8 +22,6 @@ public final class CallRun: CallerLink, Sendable {
     let allowsInput: Bool
     public let progressToken: JSONValue?
     public let session: any ClientRequester
-    /// Completed when the work is over: answered, or cancelled (the client said so or went away).
-    let ended = SharedOutcome<Void>()
     /// Who the client is: its session, or for a 2026-07-28 request a random name of its own, which is also the
     /// `requestState` that names the run while it waits for the client's answers. (Only stateless runs pay for
     /// the random bytes: calls are the hot path.)
@@ -46,6 +44,8 @@ public final class CallRun: CallerLink, Sendable {
 
     private let state: Mutex<State>
     private let cancelledFlag = Atomic<Bool>(false)
+    /// Cancels the task doing the work, once it has one.
+    private let cancelWork = Mutex<(@Sendable () -> Void)?>(nil)
     // Strong: a run lives as long as its call (a weak reference would give the endpoint a side table that
     // LeakSanitizer cannot see through).
     private let endpoint: MCPEndpoint?
@@ -80,7 +80,13 @@ public final class CallRun: CallerLink, Sendable {
     /// The client cancelled the request or went away: the work behind it is cancelled.
     func cancel() {
         cancelledFlag.store(true, ordering: .relaxed)
-        ended.complete(.success(()))
+        cancelWork.withLock { $0 }?()
+    }
+
+    /// `cancel` cancels the work's task from now on (at once, when the run was cancelled already).
+    func cancelsWork(_ cancel: @escaping @Sendable () -> Void) {
+        cancelWork.withLock { $0 = cancel }
+        if isCancelled { cancel() }
     }
 
     /// The work's outcome, to the exchange open now (the latest retry's, for a 2026-07-28 client).
@@ -92,7 +98,6 @@ public final class CallRun: CallerLink, Sendable {
         }
         // A run that ended while waiting for the client's retry keeps its outcome for that retry a while.
         endpoint?.runEnded(self, parked: current == nil && isStateless)
-        ended.complete(.success(()))
         guard let current else { return }
         let dropped = current.dropped.load(ordering: .relaxed)
         if dropped > 0 {

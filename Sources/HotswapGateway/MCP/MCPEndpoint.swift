@@ -178,24 +178,22 @@ public final class MCPEndpoint: Sendable {
         _ run: CallRun, method: String, params: JSONValue?, cleanup: @escaping @Sendable () -> Void,
         decorate: Bool = false
     ) -> Bool {
-        let spawned = registry.backendTasks.spawn { [self] in
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    let outcome = await self.dispatch(method: method, params: params, run: run)
-                    guard !run.isCancelled else {
-                        run.finish(.error(["code": -32603, "message": "the request was cancelled"]))
-                        return
-                    }
-                    run.finish(decorate ? Self.cacheHints(outcome) : outcome)
-                }
-                group.addTask { _ = await run.ended.wait() }
-                _ = await group.next()
-                group.cancelAll()
+        // The work is one task; the client cancelling or going away cancels it (`CallRun.cancel`).
+        let cancel = registry.backendTasks.spawnCancellable { [self] in
+            let outcome = await self.dispatch(method: method, params: params, run: run)
+            if run.isCancelled {
+                run.finish(.error(["code": -32603, "message": "the request was cancelled"]))
+            } else {
+                run.finish(decorate ? Self.cacheHints(outcome) : outcome)
             }
             cleanup()
         }
-        if !spawned { cleanup() }
-        return spawned
+        guard let cancel else {
+            cleanup()
+            return false
+        }
+        run.cancelsWork(cancel)
+        return true
     }
 
     /// Waits for the first thing an exchange has for the client: the answer (plain JSON) or a message before it

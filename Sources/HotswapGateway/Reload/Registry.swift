@@ -297,6 +297,8 @@ public actor Registry {
             }
         }
         let warm = fresh.filter { plan.step($0.id) == .warm }
+        // Beside a live generation, warm starts run at a lower priority: the calls being served come first.
+        if old != nil { for b in warm { b.warmBehind() } }
         let failure = await warmUp(warm)
         // With nothing live (the first catalog), a server that fails its warm start does not hold the others
         // back: rolling back would keep nothing, and a gateway that never becomes ready until the file changes
@@ -313,6 +315,7 @@ public actor Registry {
             return r
         }
 
+        for b in warm { b.warmed() }
         generationCounter += 1
         let generation = Generation(number: generationCounter, sha256: sha, catalog: catalog, backends: backends)
         liveState.withLock { $0 = generation }

@@ -181,52 +181,38 @@ struct BoundedBody: Sendable {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limits.maxBodyBytes {
             throw .tooLarge(limit: limits.maxBodyBytes)
         }
-        let body = request.body
-        let maxBytes = limits.maxBodyBytes
-        let outcome: Result<([UInt8], Int), BodyFailure> = await withTaskGroup(
-            of: Result<([UInt8], Int), BodyFailure>?.self
-        ) { group in
-            group.addTask {
-                var bytes: [UInt8] = []
-                var reserved = 0
-                do {
-                    for try await chunk in body {
-                        let n = chunk.readableBytes
-                        guard bytes.count + n <= maxBytes else {
-                            budget.release(reserved)
-                            return .failure(.tooLarge(limit: maxBytes))
-                        }
-                        guard budget.reserve(n) else {
-                            budget.release(reserved)
-                            return .failure(.busy)
-                        }
-                        reserved += n
-                        bytes += chunk.readableBytesView
-                    }
-                } catch {
-                    budget.release(reserved)
-                    return .failure(Task.isCancelled ? .timeout(limits.bodyTimeout) : .broken)
+        // The deadline is a timer on the connection's event loop, not a task racing the reader: a request costs
+        // no tasks beyond the handler's own. When it fires it closes the input, which ends the reader's loop.
+        let timedOut = Atomic<Bool>(false)
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(limits.bodyTimeout)) {
+            timedOut.store(true, ordering: .relaxed)
+            channel.close(mode: .input, promise: nil)
+        }
+        defer { timer.cancel() }
+        var bytes: [UInt8] = []
+        var reserved = 0
+        let outcome: Result<([UInt8], Int), BodyFailure>
+        do {
+            for try await chunk in request.body {
+                let n = chunk.readableBytes
+                guard bytes.count + n <= limits.maxBodyBytes else {
+                    throw BodyFailure.tooLarge(limit: limits.maxBodyBytes)
                 }
-                if Task.isCancelled {
-                    budget.release(reserved)
-                    return .failure(.timeout(limits.bodyTimeout))
-                }
-                return .success((bytes, reserved))
+                guard budget.reserve(n) else { throw BodyFailure.busy }
+                reserved += n
+                bytes += chunk.readableBytesView
             }
-            group.addTask {
-                try? await Task.sleep(for: limits.bodyTimeout)
-                return Task.isCancelled ? nil : .failure(.timeout(limits.bodyTimeout))
-            }
-            var first: Result<([UInt8], Int), BodyFailure>?
-            while first == nil, let next = await group.next() { first = next }
-            group.cancelAll()
-            // A body still trickling in ends here: closing the input ends the reader's iteration.
-            if case .failure? = first { channel.close(mode: .input, promise: nil) }
-            // The reader may still finish with a reservation after the timer won: release what it kept.
-            for await late in group {
-                if case .success(let (_, reserved))? = late { budget.release(reserved) }
-            }
-            return first ?? .failure(.broken)
+            outcome =
+                timedOut.load(ordering: .relaxed) ? .failure(.timeout(limits.bodyTimeout)) : .success((bytes, reserved))
+        } catch let failure as BodyFailure {
+            outcome = .failure(failure)
+        } catch {
+            outcome = .failure(timedOut.load(ordering: .relaxed) ? .timeout(limits.bodyTimeout) : .broken)
+        }
+        if case .failure = outcome {
+            budget.release(reserved)
+            // A body still trickling in ends here.
+            channel.close(mode: .input, promise: nil)
         }
         switch outcome {
         case .success(let (bytes, reserved)):
