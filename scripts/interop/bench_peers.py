@@ -409,6 +409,12 @@ def rss_kib(pid):
     return int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
 
 
+def pss_kib(pid):
+    """Proportional set size: each shared page split among the processes mapping it, so a gateway and a sidecar
+    running one binary count its pages once between them (what the pair costs the machine)."""
+    return int(re.search(r"Pss:\s+(\d+)", open(f"/proc/{pid}/smaps_rollup").read()).group(1))
+
+
 class Instance:
     """A system started in a directory of its own: the gateway (and the sidecar), its catalog, one log."""
 
@@ -996,13 +1002,16 @@ async def run(args, table, work):
                 await asyncio.sleep(args.idle)
                 after = {k: sum(cpu_ticks(x.pid) for x in i.processes) for k, i in live.items()}
                 rss = {k: sum(rss_kib(x.pid) for x in i.processes) / 1024 for k, i in live.items()}
+                pss = {k: sum(pss_kib(x.pid) for x in i.processes) / 1024 for k, i in live.items()}
 
                 async def idle(inst):
                     percent = 100 * (after[inst.system.key] - before[inst.system.key]) / TICKS / args.idle
-                    mib = rss[inst.system.key]
-                    return [Cell(f"{percent:.1f}%", percent), Cell(f"{mib:.0f} MiB", mib)]
-                await each([f"idle CPU, % of a core over {args.idle:g} s", "idle RSS (gateway + sidecar)"],
-                           ["low", "low"], on(running, idle), rows=2)
+                    mib, shared = rss[inst.system.key], pss[inst.system.key]
+                    return [Cell(f"{percent:.2f}%", percent), Cell(f"{mib:.0f} MiB", mib),
+                            Cell(f"{shared:.0f} MiB", shared)]
+                await each([f"idle CPU, % of a core over {args.idle:g} s", "idle RSS (gateway + sidecar)",
+                            "idle PSS (shared pages split)"],
+                           ["low", "low", "low"], on(running, idle), rows=3)
             if "latency" in args.rows:
                 async def latency(inst):
                     await asyncio.to_thread(wrk, inst, work, 1, 1)  # warm-up
