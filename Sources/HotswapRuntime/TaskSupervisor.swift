@@ -11,6 +11,8 @@ import Synchronization
 public final class TaskSupervisor: Sendable {
     private struct State {
         var finishing = false
+        /// The task running `run()` was cancelled: it returns once nothing runs, finished or not.
+        var ownerGone = false
         var running: [Int: Task<Void, Never>] = [:]
         var next = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -53,7 +55,7 @@ public final class TaskSupervisor: Sendable {
 
     /// The waiters to wake, once `finish()` has been called and no work runs (taken out of the state).
     private static func doneWaiters(_ s: inout State) -> [CheckedContinuation<Void, Never>] {
-        guard s.finishing, s.running.isEmpty else { return [] }
+        guard s.finishing || s.ownerGone, s.running.isEmpty else { return [] }
         defer { s.waiters = [] }
         return s.waiters
     }
@@ -63,11 +65,18 @@ public final class TaskSupervisor: Sendable {
     }
 
     /// The owner's side: returns once `finish()` has been called and the work is done. Cancelling the task that
-    /// runs it cancels the work.
+    /// runs it cancels the running work and returns once that has ended, so an owner that is itself cancelled (a
+    /// failed test, a task group unwinding) never waits for a `finish()` that will not come. Work spawned later
+    /// still runs (a shutdown's last requests, a remote session's DELETE), and `finish()` still waits for it.
     public func run() async {
         await withTaskCancellationHandler {
             await done()
         } onCancel: {
+            let waiters = state.withLock { s in
+                s.ownerGone = true
+                return Self.doneWaiters(&s)
+            }
+            for w in waiters { w.resume() }
             cancelAll()
         }
     }
@@ -89,7 +98,7 @@ public final class TaskSupervisor: Sendable {
     private func done() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
-                if s.finishing && s.running.isEmpty { return true }
+                if (s.finishing || s.ownerGone) && s.running.isEmpty { return true }
                 s.waiters.append(c)
                 return false
             }

@@ -76,9 +76,10 @@ public struct CatalogPoller: Sendable {
         public var fullHashEvery: Duration = .seconds(30)
         /// 200 ms: long enough for an editor or `kubectl cp` to finish writing, short enough to feel instant.
         public var settle: Duration = .milliseconds(200)
-        /// 20 ms: the settle once inotify has seen the writer finish (a close after writing, a rename into
-        /// place, a `..data` swap): one confirming read instead of the whole settle.
-        public var settleAfterWriterDone: Duration = .milliseconds(20)
+        /// 50 ms: the settle once inotify has seen the writer finish (a close after writing, a rename into
+        /// place, a `..data` swap): one confirming read instead of the whole settle. Not less: a writer that
+        /// builds the file in steps (`cat a > f; cat b >> f`) closes it between them.
+        public var settleAfterWriterDone: Duration = .milliseconds(50)
         public var maxBytes: Int = YAMLLimits.default.maxBytes
 
         public init(watch: String) { self.watch = watch }

@@ -1,4 +1,5 @@
 import Foundation
+import HotswapRuntime
 import Synchronization
 
 /// inotify as a hint, polling as the truth: when the kernel reports a change in the watched directory the
@@ -11,9 +12,8 @@ final class ChangeHint: Sendable {
         /// A writer finished with the catalog since the last `takeWriterDone()`: it was closed after writing,
         /// renamed into place, or a ConfigMap's `..data` was swapped.
         var writerDone = false
-        var waiter: CheckedContinuation<Void, Never>?
-        /// The current wait is over (timed out); a late waiter must not park.
-        var abandoned = false
+        /// Wakes the current wait (a no-op once its deadline has passed).
+        var waiter: (@Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
@@ -71,7 +71,7 @@ final class ChangeHint: Sendable {
     }
 
     private func fire(writerDone: Bool) {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLock { s -> (@Sendable () -> Void)? in
             if writerDone { s.writerDone = true }
             if let w = s.waiter {
                 s.waiter = nil
@@ -80,43 +80,29 @@ final class ChangeHint: Sendable {
             s.pending = true
             return nil
         }
-        waiter?.resume()
+        waiter?()
     }
 
-    /// Waits for a hint or `timeout`, whichever comes first.
+    /// Waits for a hint or `timeout`, whichever comes first. One continuation and one timer, no child tasks: this
+    /// runs twice a second for as long as the watcher does, and every thread hand-off costs idle CPU.
     func wait(upTo timeout: Duration) async {
         let early = state.withLock { s -> Bool in
-            s.abandoned = false
-            if s.pending {
-                s.pending = false
-                return true
-            }
-            return false
+            defer { s.pending = false }
+            return s.pending
         }
         if early { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let now = self.state.withLock { s -> Bool in
-                        if s.pending || s.abandoned {
-                            s.pending = false
-                            return true
-                        }
-                        s.waiter = c
-                        return false
-                    }
-                    if now { c.resume() }
+        _ = await waitForEvent(within: timeout) { woken in
+            let now = state.withLock { s -> Bool in
+                if s.pending {
+                    s.pending = false
+                    return true
                 }
+                s.waiter = woken
+                return false
             }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            _ = await group.next()
-            let parked = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                s.abandoned = true
-                defer { s.waiter = nil }
-                return s.waiter
-            }
-            parked?.resume()
-            group.cancelAll()
+            if now { woken() }
         }
+        // A hint that comes after the deadline and before this wakes nobody: the poll that follows sees its change.
+        state.withLock { $0.waiter = nil }
     }
 }

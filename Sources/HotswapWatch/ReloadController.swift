@@ -194,11 +194,11 @@ public final class ReloadController: Sendable {
         return parent.isEmpty ? "." : parent
     }
 
-    /// The names whose close-after-write or move into place says the writer is done: the catalog file's own
-    /// name, or, in a directory, the catalog's name and a ConfigMap's `..data`.
+    /// The names whose close-after-write or move into place says the writer is done: the catalog's name, and a
+    /// ConfigMap's `..data` (whether the directory is watched or the file in it, a link into `..data`).
     static func hintNames(_ settings: CatalogPoller.Settings) -> Set<String> {
         if FileIO.isDirectory(settings.watch) { return [settings.file, "..data"] }
-        return [URL(fileURLWithPath: settings.watch).lastPathComponent]
+        return [URL(fileURLWithPath: settings.watch).lastPathComponent, "..data"]
     }
 
     /// One poll of the file. True when valid new content is waiting to be pushed.
@@ -219,7 +219,7 @@ public final class ReloadController: Sendable {
         case .settling(let hash, let after):
             let now = clock.now()
             let first = state.withLock { s -> Bool in
-                s.wantTickAfter = after
+                s.wantTickAfter = min(s.wantTickAfter ?? after, after)
                 guard s.detectedAt[hash] == nil else { return false }
                 s.detectedAt[hash] = now
                 return true
@@ -298,7 +298,7 @@ public final class ReloadController: Sendable {
         let answeredAt = clock.now()
         let (action, detected) = state.withLock { s in
             let action = s.policy.event(.answered(hash: hash, outcome), now: answeredAt, jitter: .random(in: 0..<0.2))
-            if case .retry(let after) = action { s.wantTickAfter = after }
+            if case .retry(let after) = action { s.wantTickAfter = min(s.wantTickAfter ?? after, after) }
             let detected: ContinuousClock.Instant? =
                 switch outcome {
                 case .confirmed, .rejected: s.detectedAt.removeValue(forKey: hash)

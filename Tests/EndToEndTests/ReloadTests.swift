@@ -261,6 +261,15 @@ struct ReloadTests {
         // A settle longer than the wait below: an edit applied in time can only have come through the hint.
         let gw = try await GatewayProcess(
             catalog: catalog(m, [("a", nil, "")]), arguments: ["--watch-interval", "30s", "--settle", "60s"], marker: m)
+        // The watcher's first poll comes after its inotify watch is in place: an edit before that has no hint.
+        func watching(_ gateway: GatewayProcess) async throws {
+            try await eventually("the watcher's first poll") {
+                let metrics = String(decoding: try gateway.request("GET", "/metrics").body, as: UTF8.self)
+                let line = metrics.split(separator: "\n").first { $0.hasPrefix("hotswap_watch_polls_total ") }
+                return (line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0) >= 1
+            }
+        }
+        try await watching(gw)
         func applied(_ generation: Int64) async throws {
             try await eventually("generation \(generation) applied before the 60 s settle", timeout: .seconds(15)) {
                 try gw.json("GET", "/stats").1["generation"]?.intValue == generation
@@ -284,6 +293,7 @@ struct ReloadTests {
                 "--config", configMap.directory.path, "--file", "catalog.yaml", "--watch-interval", "30s", "--settle",
                 "60s",
             ], marker: m)
+        try await watching(pod)
         try configMap.publish(["catalog.yaml": catalog(m, [("a", nil, ""), ("c", nil, "")])])
         try await eventually("the ConfigMap swap applied before the 60 s settle", timeout: .seconds(15)) {
             try pod.json("GET", "/stats").1["generation"]?.intValue == 2

@@ -265,6 +265,8 @@ struct SecurityTests {
             try await eventually("the socket to be ready") {
                 (try? ControlClient.request(.unix(path: socket), method: "GET", path: "/readyz"))?.status == 200
             }
+            // On a busy machine the watching thread may not have run yet: it must have looked at least once.
+            try await eventually("the watcher to see the socket") { !seen.withLock { $0.isEmpty } }
             gateway.terminate()
             gateway.waitUntilExit()
             stop.store(true, ordering: .relaxed)

@@ -38,9 +38,9 @@ struct CatalogPollerTests {
         var p = poller(fs)
         p.writerFinished()
         guard case .settling(_, let after) = p.poll(now: t0) else { Issue.record("expected settling"); return }
-        #expect(after == .milliseconds(20))
+        #expect(after == .milliseconds(50))
         #expect(
-            p.poll(now: t0 + .milliseconds(20))
+            p.poll(now: t0 + .milliseconds(50))
                 == .settled(bytes: Array("a".utf8), hash: ContentHash.sha256(Array("a".utf8))))
         // The hint that comes after the content was first seen shortens that candidate's settle too.
         fs.set("/c.yaml", "b")
@@ -49,7 +49,7 @@ struct CatalogPollerTests {
         }
         #expect(full == .milliseconds(200), "no hint: the whole settle")
         p.writerFinished()
-        guard case .settled = p.poll(now: t0 + .seconds(1) + .milliseconds(20)) else {
+        guard case .settled = p.poll(now: t0 + .seconds(1) + .milliseconds(50)) else {
             Issue.record("the hint did not shorten the settle"); return
         }
         // Content still changing after the hint does not settle early: the new content starts over.
@@ -57,10 +57,19 @@ struct CatalogPollerTests {
         p.writerFinished()
         _ = p.poll(now: t0 + .seconds(2))
         fs.set("/c.yaml", "cc")
-        guard case .settling(_, let again) = p.poll(now: t0 + .seconds(2) + .milliseconds(20)) else {
+        guard case .settling(_, let again) = p.poll(now: t0 + .seconds(2) + .milliseconds(50)) else {
             Issue.record("changing content settled"); return
         }
         #expect(again == .milliseconds(200))
+        // A hint spent on a read that found the settled content does not shorten a later write's settle.
+        guard case .settled = p.poll(now: t0 + .seconds(3)) else { Issue.record("cc did not settle"); return }
+        p.writerFinished()
+        #expect(p.poll(now: t0 + .seconds(4)) == .unchanged)
+        fs.set("/c.yaml", "d")
+        guard case .settling(_, let later) = p.poll(now: t0 + .seconds(5)) else {
+            Issue.record("expected settling"); return
+        }
+        #expect(later == .milliseconds(200), "the earlier hint was spent")
     }
 
     @Test("inotify events: a close after writing or a move into place of the catalog says its writer is done")

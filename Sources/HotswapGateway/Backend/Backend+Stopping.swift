@@ -85,6 +85,15 @@ extension Backend {
     }
 
     /// Stops an idle server whose `idle_ttl` has passed. True when it was stopped.
+    /// When this server's idle time runs out if no call comes: nil when it is not running idle-stoppable.
+    func idleDue() -> ContinuousClock.Instant? {
+        let ttl = definition.idleTTL.duration
+        guard ttl > .zero else { return nil }
+        return state.withLock { s in
+            s.machine.phase == .ready && !s.machine.retired ? (s.inFlight == 0 ? s.lastUsed : .now) + ttl : nil
+        }
+    }
+
     public func stopIfIdle(now: ContinuousClock.Instant = .now) async -> Bool {
         let ttl = definition.idleTTL.duration
         guard ttl > .zero else { return false }

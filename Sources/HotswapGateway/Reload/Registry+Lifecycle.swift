@@ -31,11 +31,19 @@ extension Registry {
         phase = .stopped
     }
 
-    /// Stops servers idle longer than their `idle_ttl`.
-    public func stopIdle() async {
+    /// Stops servers idle longer than their `idle_ttl`; returns how long until the next could be due: until the
+    /// soonest running server's idle time runs out, and never longer than the shortest `idle_ttl` (a server
+    /// started meanwhile is due no sooner) nor `longest`.
+    @discardableResult
+    public func stopIdle(longest: Duration = .seconds(10)) async -> Duration {
+        var wait = longest
         for b in live?.backends ?? [] {
-            guard phase == .serving else { return }
+            guard phase == .serving else { return wait }
             _ = await b.stopIfIdle()
+            let ttl = b.definition.idleTTL.duration
+            guard ttl > .zero else { continue }
+            wait = min(wait, ttl, b.idleDue().map { max(.zero, $0 - .now) } ?? ttl)
         }
+        return wait
     }
 }

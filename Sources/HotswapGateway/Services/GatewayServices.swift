@@ -158,9 +158,14 @@ struct IdleService: Service {
     let registry: Registry
 
     func run() async throws {
+        var next: Duration = .seconds(1)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
-            await registry.stopIdle()
+            // Not a fixed tick: asleep until the next server could be due (at least a second, at most ten),
+            // since every wake-up of an idle gateway costs CPU.
+            // The sleep ends at a graceful shutdown too: the gateway must not wait for it to stop.
+            let wait = max(.seconds(1), next)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            next = await registry.stopIdle()
         }
     }
 }
