@@ -409,10 +409,12 @@ def rss_kib(pid):
     return int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
 
 
-def pss_kib(pid):
-    """Proportional set size: each shared page split among the processes mapping it, so a gateway and a sidecar
-    running one binary count its pages once between them (what the pair costs the machine)."""
-    return int(re.search(r"Pss:\s+(\d+)", open(f"/proc/{pid}/smaps_rollup").read()).group(1))
+def uss_kib(pid):
+    """Unique set size: the pages only this process maps (its heap, stacks, written data), what stopping it frees.
+    Not PSS: in this interleaved run the other hotswap column runs the same binary, so a proportional split
+    would hand part of each column's pages to the other."""
+    rollup = open(f"/proc/{pid}/smaps_rollup").read()
+    return sum(int(re.search(rf"{field}:\s+(\d+)", rollup).group(1)) for field in ("Private_Clean", "Private_Dirty"))
 
 
 class Instance:
@@ -1002,15 +1004,15 @@ async def run(args, table, work):
                 await asyncio.sleep(args.idle)
                 after = {k: sum(cpu_ticks(x.pid) for x in i.processes) for k, i in live.items()}
                 rss = {k: sum(rss_kib(x.pid) for x in i.processes) / 1024 for k, i in live.items()}
-                pss = {k: sum(pss_kib(x.pid) for x in i.processes) / 1024 for k, i in live.items()}
+                uss = {k: sum(uss_kib(x.pid) for x in i.processes) / 1024 for k, i in live.items()}
 
                 async def idle(inst):
                     percent = 100 * (after[inst.system.key] - before[inst.system.key]) / TICKS / args.idle
-                    mib, shared = rss[inst.system.key], pss[inst.system.key]
+                    mib, private = rss[inst.system.key], uss[inst.system.key]
                     return [Cell(f"{percent:.2f}%", percent), Cell(f"{mib:.0f} MiB", mib),
-                            Cell(f"{shared:.0f} MiB", shared)]
+                            Cell(f"{private:.1f} MiB", private)]
                 await each([f"idle CPU, % of a core over {args.idle:g} s", "idle RSS (gateway + sidecar)",
-                            "idle PSS (shared pages split)"],
+                            "idle private memory (USS)"],
                            ["low", "low", "low"], on(running, idle), rows=3)
             if "latency" in args.rows:
                 async def latency(inst):
