@@ -80,6 +80,11 @@ def initialize(port):
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
+def echo_params(tool):
+    """call.lua's PARAMS-JSON for a call of `tool` (the demo server's echo)."""
+    return json.dumps({"name": tool, "arguments": {"text": "hello"}})
+
+
 def wrk(port, connections, seconds, script_args=None, path="/mcp"):
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if script_args:
@@ -153,11 +158,11 @@ def main():
         rows = [
             ("GET /healthz (the HTTP floor)", gateway.pid, gateway_port, None, "/healthz"),
             ("ping (no server behind it)", gateway.pid, gateway_port, [gateway_session, "ping"], "/mcp"),
-            ("tools/call echo, direct to the server (HTTP)", demo.pid, demo_port, [direct_session, "tools/call", "echo"], "/mcp"),
+            ("tools/call echo, direct to the server (HTTP)", demo.pid, demo_port, [direct_session, "tools/call", echo_params("echo")], "/mcp"),
             ("tools/call echo, gateway -> stdio server", gateway.pid, gateway_port,
-             [gateway_session, "tools/call", "echo__echo"], "/mcp"),
+             [gateway_session, "tools/call", echo_params("echo__echo")], "/mcp"),
             ("tools/call echo, gateway -> remote server (HTTP)", gateway.pid, gateway_port,
-             [gateway_session, "tools/call", "remote__echo"], "/mcp"),
+             [gateway_session, "tools/call", echo_params("remote__echo")], "/mcp"),
         ]
         # Warm every path up (connections, the remote server's session) before measuring.
         for _, pid, port, script_args, path in rows:

@@ -102,48 +102,8 @@ async def sleep(seconds: float) -> str:
 server.run()
 '''
 
-# wrk: tools/call over one MCP session per wrk thread (-tN -cN), keep-alive.
-#   wrk ... -s calls.lua URL -- SESSION[,SESSION...] PARAMS-JSON OK-MARK    (SESSION "-": a gateway without sessions)
-# A reply that is not HTTP 200 with OK-MARK in it, or that says "isError":true, counts as bad.
-WRK_LUA = '''\
-local counter = 0
-bad = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  local sessions = {}
-  for s in string.gmatch(args[1], "[^,]+") do table.insert(sessions, s) end
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Accept"] = "application/json, text/event-stream"
-  local session = sessions[(tid % #sessions) + 1]
-  if session ~= "-" then wrk.headers["Mcp-Session-Id"] = session end
-  wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
-  params = args[2]
-  mark = args[3]
-end
-
-function request()
-  counter = counter + 1
-  return wrk.format("POST", "/mcp", nil, '{"jsonrpc":"2.0","id":' .. counter .. ',"method":"tools/call","params":' .. params .. '}')
-end
-
-function response(status, headers, body)
-  if status ~= 200 or not string.find(body, mark, 1, true) or string.find(body, '"isError":true', 1, true) then
-    bad = bad + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local total = 0
-  for _, t in ipairs(threads) do total = total + t:get("bad") end
-  io.write(string.format("BAD %d\\n", total))
-end
-'''
+# wrk: tools/call with scripts/load/call.lua (shared with scripts/bench-load), one MCP session per wrk thread.
+WRK_LUA = os.path.join(ROOT, "scripts/load/call.lua")
 
 
 class PeerFailure(Exception):
@@ -611,15 +571,11 @@ UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 def wrk(inst, work, threads, seconds):
     """wrk against a system: calls of server `a`'s echo, one session per thread; calls/s, p50, p99, bad."""
-    script = os.path.join(work, "calls.lua")
-    if not os.path.exists(script):
-        with open(script, "w") as f:
-            f.write(WRK_LUA)
     sessions = ",".join(rpc_session(inst.port) or "-" for _ in range(threads))  # mcp-hangar gives none
     name, args = inst.system.tool("a", "echo", {"text": "hello"}, 30)
     mark = 'succeeded\\": 1' if inst.system.peer == "hangar" else '"result"'  # hangar's answer is JSON in the text
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{threads}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-                          "-s", script, f"http://127.0.0.1:{inst.port}/mcp", "--", sessions,
+                          "-s", WRK_LUA, f"http://127.0.0.1:{inst.port}/mcp", "--", sessions, "tools/call",
                           json.dumps({"name": name, "arguments": args}), mark],
                          capture_output=True, text=True, check=True).stdout
 

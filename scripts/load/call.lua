@@ -1,7 +1,8 @@
--- wrk script for scripts/bench-load: MCP requests over one Streamable HTTP session, keep-alive.
---   wrk ... -s scripts/load/call.lua URL -- SESSION_ID METHOD [TOOL]
--- Each request has an id of its own (ids may not repeat within a session); a reply that is not HTTP 200
--- with a JSON-RPC result counts as bad, and done() prints "BAD n" for the script to check.
+-- wrk script for scripts/bench-load and scripts/bench-peers: MCP requests over Streamable HTTP, keep-alive.
+--   wrk ... -s scripts/load/call.lua URL -- SESSION[,SESSION...] METHOD [PARAMS-JSON] [OK-MARK]
+-- Each wrk thread takes one of the sessions in turn ("-": a gateway without sessions, no header). Each request
+-- has an id of its own (ids may not repeat within a session). A reply that is not HTTP 200, lacks OK-MARK
+-- (default: a JSON-RPC "result"), or says "isError":true counts as bad; done() prints "BAD n" for the caller.
 local counter = 0
 bad = 0
 local threads = {}
@@ -12,16 +13,16 @@ function setup(thread)
 end
 
 function init(args)
+  local sessions = {}
+  for s in string.gmatch(args[1], "[^,]+") do table.insert(sessions, s) end
+  local session = sessions[(tid % #sessions) + 1]
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json, text/event-stream"
-  wrk.headers["Mcp-Session-Id"] = args[1]
+  if session ~= "-" then wrk.headers["Mcp-Session-Id"] = session end
   wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
   method = args[2]
-  if args[3] then
-    params = '{"name":"' .. args[3] .. '","arguments":{"text":"hello"}}'
-  else
-    params = '{}'
-  end
+  params = args[3] or '{}'
+  mark = args[4] or '"result"'
 end
 
 function request()
@@ -32,7 +33,7 @@ function request()
 end
 
 function response(status, headers, body)
-  if status ~= 200 or not string.find(body, '"result"', 1, true) or string.find(body, '"isError":true', 1, true) then
+  if status ~= 200 or not string.find(body, mark, 1, true) or string.find(body, '"isError":true', 1, true) then
     bad = bad + 1
   end
 end
