@@ -35,7 +35,7 @@ public enum WarmPriority {
         _ = setpriority(__priority_which_t(PRIO_PGRP.rawValue), id_t(group), ownNiceness())
     }
 
-    /// The niceness of a process (its main thread), from `/proc`; nil when it is gone.
+    /// The niceness of a process (its main thread), from `getpriority`; nil when it is gone.
     public static func niceness(of pid: pid_t) -> Int32? {
         errno = 0
         let value = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(pid))

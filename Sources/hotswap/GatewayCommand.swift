@@ -73,7 +73,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "How often the watcher stats the catalog.")
     var watchInterval: String = "500ms"
 
-    @Option(help: "New content must read the same again after this long before it is applied.")
+    @Option(
+        help:
+            "New content must read the same again after this long before it is applied; cut to one read 50ms later when inotify sees the writer finish (close after writing, rename into place, a ConfigMap swap)."
+    )
     var settle: String = "200ms"
 
     @Option(help: "Hash the catalog this often even when stat shows no change.")

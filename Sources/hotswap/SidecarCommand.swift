@@ -50,7 +50,7 @@ struct SidecarCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "New content must read the same again after this long: long enough for a writer to finish."
+            "New content must read the same again after this long: long enough for a writer to finish. Cut to one read 50ms later when inotify sees the writer finish (close after writing, rename into place, a ConfigMap swap); --no-inotify keeps it whole."
     )
     var settle: String = "200ms"
 
